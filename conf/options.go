@@ -1,0 +1,275 @@
+// Package conf holds Canopy's configuration model and reads nats-server's
+// configuration file format into it.
+//
+// Options is plain data: every other package reads it, none of them parses
+// files. The zero value is valid; Normalize fills in nats-server's defaults.
+package conf
+
+import (
+	"net/url"
+	"runtime"
+	"time"
+)
+
+// Defaults, as nats-server v2.15.2 has them (server/const.go).
+const (
+	DefaultHost           = "0.0.0.0"
+	DefaultPort           = 4222
+	DefaultLeafPort       = 7422
+	DefaultHTTPPort       = 8222
+	DefaultMaxControlLine = 4096
+	DefaultMaxPayload     = 1 << 20
+	DefaultMaxPending     = 64 << 20
+	DefaultMaxConn        = 64 * 1024
+	DefaultAuthTimeout    = 2 * time.Second
+	DefaultPingInterval   = 2 * time.Minute
+	DefaultPingMax        = 2
+	DefaultWriteDeadline  = 10 * time.Second
+	DefaultLeafReconnect  = time.Second
+	DefaultLeafDial       = time.Second
+	DefaultLeafFirstInfo  = time.Second
+	DefaultLameDuck       = 2 * time.Minute
+	DefaultLameDuckGrace  = 10 * time.Second
+	// GlobalAccount is the account of users that name none.
+	GlobalAccount = "$G"
+	// SystemAccount is the default system account name in config mode.
+	SystemAccount = "$SYS"
+)
+
+// Options is the whole configuration of one server.
+type Options struct {
+	// ConfigFile is the file the options were read from, if any.
+	ConfigFile string
+
+	ServerName string
+	Host       string // client listener host; "" means DefaultHost
+	Port       int    // client listener port; 0 means DefaultPort, -1 a random port
+
+	// Monitoring (issue 6). HTTPPort 0 means off, -1 a random port.
+	HTTPHost string
+	HTTPPort int
+
+	MaxConn         int           // 0 means DefaultMaxConn; negative means unlimited
+	MaxPayload      int32         // 0 means DefaultMaxPayload
+	MaxPending      int64         // 0 means DefaultMaxPending
+	MaxControlLine  int32         // 0 means DefaultMaxControlLine
+	MaxSubs         int           // 0 means unlimited
+	PingInterval    time.Duration // 0 means DefaultPingInterval
+	MaxPingsOut     int           // 0 means DefaultPingMax
+	WriteDeadline   time.Duration // 0 means DefaultWriteDeadline
+	NoHeaderSupport bool
+
+	// Logging.
+	Debug        bool
+	Trace        bool
+	TraceVerbose bool
+	Logtime      bool // set by Normalize unless NoLogtime
+	NoLogtime    bool
+	LogFile      string
+	Syslog       bool
+	RemoteSyslog string
+	PidFile      string
+
+	// Client authorization: the top-level authorization block.
+	Authorization Authorization
+	NoAuthUser    string
+
+	// Accounts defined in the config file (config mode).
+	Accounts      []*Account
+	SystemAccount string
+
+	// Operator (JWT) mode.
+	TrustedOperators []string          // operator JWTs, inline or read from files
+	TrustedKeys      []string          // extra trusted operator public keys
+	Resolver         string            // "MEMORY" is the only one supported
+	ResolverPreload  map[string]string // account public key -> account JWT
+
+	LeafNode LeafNode
+
+	LameDuckDuration    time.Duration
+	LameDuckGracePeriod time.Duration
+
+	// Loops is the number of event loops (Canopy only); 0 means one per core.
+	Loops int
+}
+
+// Authorization is an authorization block: the top-level one for clients.
+type Authorization struct {
+	Token              string
+	Username           string
+	Password           string
+	Timeout            time.Duration // 0 means DefaultAuthTimeout
+	Users              []*User
+	DefaultPermissions *Permissions
+}
+
+// User is one entry of a users list. Exactly one of Username and Nkey is set.
+type User struct {
+	Username    string
+	Password    string // plain text or a bcrypt hash ($2a$...)
+	Nkey        string // public user nkey (U...)
+	Account     string // "" means the account the list belongs to, or $G
+	Permissions *Permissions
+}
+
+// Permissions are a user's publish and subscribe rights.
+type Permissions struct {
+	Publish   *SubjectPermission
+	Subscribe *SubjectPermission
+	Response  *ResponsePermission
+}
+
+// SubjectPermission is an allow list and a deny list of subjects. A nil
+// Allow means everything is allowed; subscribe entries may carry a queue
+// ("foo.* workers").
+type SubjectPermission struct {
+	Allow []string
+	Deny  []string
+}
+
+// ResponsePermission lets a user publish replies to requests it received.
+type ResponsePermission struct {
+	MaxMsgs int           // 0 means 1
+	Expires time.Duration // 0 means 2 minutes
+}
+
+// Account is a config-mode account.
+type Account struct {
+	Name    string
+	Users   []*User
+	Exports []*Export
+	Imports []*Import
+	// Limits: 0 means unlimited.
+	MaxConnections int
+	MaxSubs        int
+	MaxPayload     int32
+}
+
+// Export makes a stream or a service of an account available to others.
+type Export struct {
+	Subject  string
+	Service  bool     // false: a stream
+	Accounts []string // nil means public
+}
+
+// Import brings another account's stream or service in.
+type Import struct {
+	Account string // the exporting account
+	Subject string
+	Service bool
+	Prefix  string // streams: prepended to the subject
+	To      string // services: local subject (default Subject)
+}
+
+// LeafNode holds the leafnodes block: the accepting side and the remotes.
+type LeafNode struct {
+	Host        string
+	Port        int // 0: no leafnode listener (unless Enabled); -1 a random port
+	Advertise   string
+	NoAdvertise bool
+
+	// Authorization of the accepting side; when none of these is set,
+	// leafs authenticate against the client authorization.
+	Username    string
+	Password    string
+	Account     string
+	Users       []*User
+	Nkey        string
+	AuthTimeout time.Duration
+
+	ReconnectInterval time.Duration // 0 means DefaultLeafReconnect
+	DialTimeout       time.Duration // 0 means DefaultLeafDial
+	Compression       string
+	MinVersion        string
+	Isolate           bool
+
+	Remotes []*Remote
+}
+
+// Remote is one remotes entry: a system this server dials as a leaf.
+type Remote struct {
+	URLs             []*url.URL
+	Credentials      string // creds file path
+	Seed             string // nkey seed (nkey/seed keys)
+	LocalAccount     string // "" means $G
+	DenyImports      []string
+	DenyExports      []string
+	Hub              bool
+	Compression      string
+	FirstInfoTimeout time.Duration // 0 means DefaultLeafFirstInfo
+	NoRandomize      bool
+	IgnoreDiscovered bool
+	RequestIsolation bool
+	Disabled         bool
+	TLS              bool // a tls block or a tls:// URL: not supported yet
+}
+
+// Normalize fills in defaults. It is idempotent and the only place that
+// knows them.
+func (o *Options) Normalize() {
+	if o.Host == "" {
+		o.Host = DefaultHost
+	}
+	if o.Port == 0 {
+		o.Port = DefaultPort
+	}
+	if o.MaxConn == 0 {
+		o.MaxConn = DefaultMaxConn
+	}
+	if o.MaxPayload == 0 {
+		o.MaxPayload = DefaultMaxPayload
+	}
+	if o.MaxPending == 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.MaxControlLine == 0 {
+		o.MaxControlLine = DefaultMaxControlLine
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.MaxPingsOut == 0 {
+		o.MaxPingsOut = DefaultPingMax
+	}
+	if o.WriteDeadline == 0 {
+		o.WriteDeadline = DefaultWriteDeadline
+	}
+	if o.Authorization.Timeout == 0 {
+		o.Authorization.Timeout = DefaultAuthTimeout
+	}
+	if !o.NoLogtime {
+		o.Logtime = true
+	}
+	if o.HTTPPort != 0 && o.HTTPHost == "" {
+		o.HTTPHost = o.Host
+	}
+	if o.LeafNode.Port != 0 && o.LeafNode.Host == "" {
+		o.LeafNode.Host = o.Host
+	}
+	if o.LeafNode.AuthTimeout == 0 {
+		o.LeafNode.AuthTimeout = o.Authorization.Timeout
+	}
+	if o.LeafNode.ReconnectInterval == 0 {
+		o.LeafNode.ReconnectInterval = DefaultLeafReconnect
+	}
+	if o.LeafNode.DialTimeout == 0 {
+		o.LeafNode.DialTimeout = DefaultLeafDial
+	}
+	for _, r := range o.LeafNode.Remotes {
+		if r.LocalAccount == "" {
+			r.LocalAccount = GlobalAccount
+		}
+		if r.FirstInfoTimeout == 0 {
+			r.FirstInfoTimeout = DefaultLeafFirstInfo
+		}
+	}
+	if o.LameDuckDuration == 0 {
+		o.LameDuckDuration = DefaultLameDuck
+	}
+	if o.LameDuckGracePeriod == 0 {
+		o.LameDuckGracePeriod = DefaultLameDuckGrace
+	}
+	if o.Loops <= 0 {
+		o.Loops = runtime.NumCPU()
+	}
+}
