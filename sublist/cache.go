@@ -1,0 +1,221 @@
+package sublist
+
+import (
+	"bytes"
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+)
+
+const (
+	numShards   = 16  // shared cache stripes; a power of two
+	shardCap    = 256 // entries per stripe, so 4,096 per Sublist
+	numBuckets  = 128 // epoch counters per prefix depth; a power of two
+	defaultSize = 512 // Cache entries when NewCache is given no size
+	cacheLine   = 64
+)
+
+// entry is one cached match. Its result never changes; the entry is live
+// while it has not been marked dead and none of the three epochs it was
+// computed under has moved. An entry that leaves its stripe's map for any
+// reason is marked dead first, so an entry held elsewhere (by a Cache) can
+// never outlive an invalidation that could not find it.
+type entry[T comparable] struct {
+	r     *Result[T] // &own, or the Sublist's shared empty result
+	own   Result[T]
+	dead  atomic.Bool
+	epoch [3]*atomic.Uint64 // root, first-token and first-two-token epochs
+	seen  [3]uint64         // their values when the result was computed
+}
+
+func (e *entry[T]) live() bool {
+	return !e.dead.Load() &&
+		e.epoch[0].Load() == e.seen[0] &&
+		e.epoch[1].Load() == e.seen[1] &&
+		e.epoch[2].Load() == e.seen[2]
+}
+
+// shard is one stripe of the shared cache. Its counters sit beside its lock
+// because a hit already writes that cache line; the padding keeps stripes
+// off each other's lines.
+type shard[T comparable] struct {
+	mu      sync.RWMutex
+	m       map[string]*entry[T]
+	matches atomic.Uint64
+	misses  atomic.Uint64
+	_       [cacheLine]byte
+}
+
+// shared is the lock-striped match cache of a Sublist, with the epochs that
+// invalidate it when wildcard subscriptions change.
+type shared[T comparable] struct {
+	seed   maphash.Seed
+	shards [numShards]shard[T]
+	root   atomic.Uint64             // moved by wildcards with no literal first token
+	first  [numBuckets]atomic.Uint64 // by hash of the literal first token
+	second [numBuckets]atomic.Uint64 // by hash of the two literal first tokens
+}
+
+func (c *shared[T]) init() {
+	c.seed = maphash.MakeSeed()
+}
+
+// stamp points e at the epochs that govern subject and records their
+// values. The caller holds the tree lock, so the values agree with the tree
+// the result is about to be computed from.
+func (c *shared[T]) stamp(e *entry[T], subject []byte) {
+	e.epoch = [3]*atomic.Uint64{&c.root, &c.root, &c.root}
+	if i := bytes.IndexByte(subject, sep); i >= 0 {
+		e.epoch[1] = &c.first[maphash.Bytes(c.seed, subject[:i])&(numBuckets-1)]
+		if j := bytes.IndexByte(subject[i+1:], sep); j >= 0 {
+			e.epoch[2] = &c.second[maphash.Bytes(c.seed, subject[:i+1+j])&(numBuckets-1)]
+		}
+	}
+	for k, p := range e.epoch {
+		e.seen[k] = p.Load()
+	}
+}
+
+// forget drops the cached result of a literal subject. A literal
+// subscription is reached by exactly one published subject, itself, so
+// nothing else is touched. The caller holds the tree's write lock.
+func (c *shared[T]) forget(subject string) {
+	sh := &c.shards[maphash.String(c.seed, subject)&(numShards-1)]
+	sh.mu.Lock()
+	if e := sh.m[subject]; e != nil {
+		e.dead.Store(true)
+		delete(sh.m, subject)
+	}
+	sh.mu.Unlock()
+}
+
+// bump invalidates every cached result that a wildcard subscription with k
+// leading literal tokens, spelled prefix, can reach. The caller holds the
+// tree's write lock.
+func (c *shared[T]) bump(k int, prefix string) {
+	switch k {
+	case 0:
+		c.root.Add(1)
+	case 1:
+		c.first[maphash.String(c.seed, prefix)&(numBuckets-1)].Add(1)
+	default:
+		c.second[maphash.String(c.seed, prefix)&(numBuckets-1)].Add(1)
+	}
+}
+
+// lookup returns the live cache entry for subject, computing and storing it
+// on a miss. It allocates nothing on a hit.
+func (s *Sublist[T]) lookup(subject []byte) *entry[T] {
+	sh := &s.cache.shards[maphash.Bytes(s.cache.seed, subject)&(numShards-1)]
+	sh.matches.Add(1)
+	sh.mu.RLock()
+	e := sh.m[string(subject)]
+	sh.mu.RUnlock()
+	if e != nil && e.live() {
+		return e
+	}
+	sh.misses.Add(1)
+	return s.fill(sh, subject)
+}
+
+// fill computes the entry for subject and stores it in sh. It holds the
+// tree's read lock from before the epochs are read until the entry is in
+// the map, so no Insert or Remove can fall between computing and storing:
+// a change either comes before (and is in the result) or after (and finds
+// the entry to invalidate).
+func (s *Sublist[T]) fill(sh *shard[T], subject []byte) *entry[T] {
+	e := &entry[T]{r: &s.empty}
+	key := string(subject)
+
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	s.cache.stamp(e, subject)
+	var nodeBuf [maxStack / 2]*node[T]
+	if build(s.match(subject, nodeBuf[:0]), &e.own) {
+		e.r = &e.own
+	}
+
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if old := sh.m[key]; old != nil {
+		if old.live() {
+			// Another goroutine filled it meanwhile; its result equals ours.
+			return old
+		}
+		old.dead.Store(true)
+	} else if len(sh.m) >= shardCap {
+		// Evict whichever entry the map yields first. Go starts map
+		// iteration at a random position, so this is a cheap random
+		// eviction, which is what nats-server's sweep amounts to as well.
+		for k, victim := range sh.m {
+			victim.dead.Store(true)
+			delete(sh.m, k)
+			break
+		}
+	}
+	if sh.m == nil {
+		sh.m = make(map[string]*entry[T])
+	}
+	sh.m[key] = e
+	return e
+}
+
+// Cache is a small match cache for one goroutine, typically one event loop,
+// in front of a Sublist's shared cache. It takes no locks and is not safe
+// for concurrent use. A hit costs a map lookup and one atomic load of the
+// Sublist's generation; when the generation has moved since the entry was
+// last checked, a few more atomic loads tell whether the change concerned
+// this subject. A Match that starts after an Insert or Remove returned
+// always reflects it.
+type Cache[T comparable] struct {
+	s    *Sublist[T]
+	m    map[string]*slot[T]
+	size int
+}
+
+// slot is a cached entry and the generation at which it was last known to
+// be live.
+type slot[T comparable] struct {
+	e   *entry[T]
+	gen uint64
+}
+
+// NewCache returns a Cache of up to size subjects (512 if size <= 0) in
+// front of s.
+func NewCache[T comparable](s *Sublist[T], size int) *Cache[T] {
+	if size <= 0 {
+		size = defaultSize
+	}
+	return &Cache[T]{s: s, m: make(map[string]*slot[T]), size: size}
+}
+
+// Match is Sublist.Match through the cache: same result, same rules for
+// using it. It does not allocate on a hit.
+func (c *Cache[T]) Match(subject []byte) *Result[T] {
+	// The generation is read before anything else. Changes bump it after
+	// invalidating, so if an entry is live now, every change up to g has
+	// left it alone, and g can be recorded as a generation it is good for.
+	g := c.s.gen.Load()
+	if sl := c.m[string(subject)]; sl != nil {
+		if sl.gen != g {
+			if !sl.e.live() {
+				sl.e = c.s.lookup(subject)
+			}
+			sl.gen = g
+		}
+		return sl.e.r
+	}
+	var sl *slot[T]
+	if len(c.m) >= c.size {
+		for k, victim := range c.m {
+			delete(c.m, k)
+			sl = victim
+			break
+		}
+	} else {
+		sl = new(slot[T])
+	}
+	sl.e, sl.gen = c.s.lookup(subject), g
+	c.m[string(subject)] = sl
+	return sl.e.r
+}
