@@ -1,0 +1,221 @@
+package parser
+
+// This file turns a complete control line's argument text into Op fields.
+// The line never contains the LF, nor the CR dropped before it.
+
+// maxSizeDigits is the longest size nats-server accepts. Nine digits keep
+// every size below a billion, so it fits an int32 on any platform and no
+// overflow check is needed.
+const maxSizeDigits = 9
+
+// parseSize reads an unsigned decimal of one to nine digits. It returns -1
+// for anything else, including a sign, so callers test one condition.
+func parseSize(d []byte) int {
+	if len(d) == 0 || len(d) > maxSizeDigits {
+		return -1
+	}
+	n := 0
+	for _, c := range d {
+		if c < '0' || c > '9' {
+			return -1
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' }
+
+// split cuts line into fields separated by runs of spaces and tabs. It
+// stores the first len(dst) fields and returns how many fields there are in
+// all, so a caller with a fixed array on its stack can tell "too many"
+// without the array ever growing onto the heap.
+func split(line []byte, dst [][]byte) int {
+	n := 0
+	start := -1
+	for i, c := range line {
+		if isSpace(c) {
+			if start >= 0 {
+				if n < len(dst) {
+					dst[n] = line[start:i]
+				}
+				n++
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		if n < len(dst) {
+			dst[n] = line[start:]
+		}
+		n++
+	}
+	return n
+}
+
+// appendFields appends every field of line to dst. Leaf message lines carry
+// an unbounded list of queue names, so they cannot use a fixed array.
+func appendFields(dst [][]byte, line []byte) [][]byte {
+	start := -1
+	for i, c := range line {
+		if isSpace(c) {
+			if start >= 0 {
+				dst = append(dst, line[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	if start >= 0 {
+		dst = append(dst, line[start:])
+	}
+	return dst
+}
+
+// parseLine fills f.op from the argument text of a control line of the given
+// kind. For the ops that carry a payload it returns the declared total size;
+// the caller checks it against MaxPayload, because a reparse of a line held
+// across reads must not fail on a limit changed in between.
+func parseLine(f *frame, kind Kind, line []byte) (size int, err error) {
+	op := &f.op
+	*op = Op{Kind: kind}
+	switch kind {
+	case Connect, Info, Err:
+		op.Arg = line
+	case Pub:
+		var a [3][]byte
+		switch split(line, a[:]) {
+		case 2:
+			op.Subject, size = a[0], parseSize(a[1])
+		case 3:
+			op.Subject, op.Reply, size = a[0], a[1], parseSize(a[2])
+		default:
+			return 0, ErrArgs
+		}
+		if size < 0 {
+			return 0, ErrArgs
+		}
+	case HPub:
+		var a [4][]byte
+		var hdr int
+		switch split(line, a[:]) {
+		case 3:
+			op.Subject, hdr, size = a[0], parseSize(a[1]), parseSize(a[2])
+		case 4:
+			op.Subject, op.Reply, hdr, size = a[0], a[1], parseSize(a[2]), parseSize(a[3])
+		default:
+			return 0, ErrArgs
+		}
+		if hdr < 0 || size < 0 || hdr > size {
+			return 0, ErrArgs
+		}
+		op.HdrLen = hdr
+	case Sub:
+		var a [3][]byte
+		switch split(line, a[:]) {
+		case 2:
+			op.Subject, op.SID = a[0], a[1]
+		case 3:
+			op.Subject, op.Queue, op.SID = a[0], a[1], a[2]
+		default:
+			return 0, ErrArgs
+		}
+	case Unsub:
+		var a [2][]byte
+		switch split(line, a[:]) {
+		case 1:
+			op.SID = a[0]
+		case 2:
+			op.SID = a[0]
+			// nats-server reads a malformed max as "no max", which unsubscribes
+			// at once, exactly as an absent one does; it is not a parse error.
+			op.Max = int64(max(parseSize(a[1]), 0))
+		default:
+			return 0, ErrArgs
+		}
+	case LSub:
+		var a [3][]byte
+		switch split(line, a[:]) {
+		case 1:
+			op.Subject = a[0]
+		case 3:
+			op.Subject, op.Queue = a[0], a[1]
+			// A missing, zero or malformed weight still stands for one member,
+			// as in nats-server; nine digits cannot overflow an int32.
+			op.Weight = int32(max(parseSize(a[2]), 1))
+		default:
+			return 0, ErrArgs
+		}
+	case LUnsub:
+		var a [2][]byte
+		switch split(line, a[:]) {
+		case 1:
+			op.Subject = a[0]
+		case 2:
+			op.Subject, op.Queue = a[0], a[1]
+		default:
+			return 0, ErrArgs
+		}
+	case LMsg, HMsg:
+		return parseLeafMsg(f, kind, line)
+	}
+	return size, nil
+}
+
+// parseLeafMsg reads
+//
+//	LMSG subject [reply | + reply queue... | "|" queue...] size
+//	HMSG subject [reply | + reply queue... | "|" queue...] hdr size
+//
+// With two (LMSG) or three (HMSG) fields after the subject, the middle one is
+// the reply whatever it looks like, as in nats-server; only a longer line
+// must start with a "+" or "|" marker.
+func parseLeafMsg(f *frame, kind Kind, line []byte) (size int, err error) {
+	op := &f.op
+	args := appendFields(f.fields[:0], line)
+	f.fields = args
+	sizes := 1
+	if kind == HMsg {
+		sizes = 2
+	}
+	n := len(args)
+	switch {
+	case n < 1+sizes:
+		return 0, ErrArgs
+	case n == 1+sizes:
+	case n == 2+sizes:
+		op.Reply = args[1]
+	default:
+		if len(args[1]) != 1 {
+			return 0, ErrArgs
+		}
+		first := 2
+		switch args[1][0] {
+		case '+':
+			op.Reply = args[2]
+			first = 3
+		case '|':
+		default:
+			return 0, ErrArgs
+		}
+		if q := args[first : n-sizes : n-sizes]; len(q) > 0 {
+			op.Queues = q
+		}
+	}
+	size = parseSize(args[n-1])
+	if kind == HMsg {
+		hdr := parseSize(args[n-2])
+		if hdr < 0 || size < 0 || hdr > size {
+			return 0, ErrArgs
+		}
+		op.HdrLen = hdr
+	}
+	if size < 0 {
+		return 0, ErrArgs
+	}
+	op.Subject = args[0]
+	return size, nil
+}
