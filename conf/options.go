@@ -110,6 +110,10 @@ type User struct {
 	Nkey        string // public user nkey (U...)
 	Account     string // "" means the account the list belongs to, or $G
 	Permissions *Permissions
+	// AllowedConnectionTypes restricts the kinds of connection the user may
+	// make (STANDARD, WEBSOCKET, LEAFNODE, LEAFNODE_WS, MQTT, MQTT_WS,
+	// IN_PROCESS, upper case). Nil means any kind.
+	AllowedConnectionTypes []string
 }
 
 // Permissions are a user's publish and subscribe rights.
@@ -143,6 +147,7 @@ type Account struct {
 	MaxConnections int
 	MaxSubs        int
 	MaxPayload     int32
+	MaxLeafNodes   int
 }
 
 // Export makes a stream or a service of an account available to others.
@@ -158,13 +163,15 @@ type Import struct {
 	Subject string
 	Service bool
 	Prefix  string // streams: prepended to the subject
-	To      string // services: local subject (default Subject)
+	// To is the local subject: for services it defaults to Subject; for
+	// streams it maps the imported subject (exclusive with Prefix).
+	To string
 }
 
 // LeafNode holds the leafnodes block: the accepting side and the remotes.
 type LeafNode struct {
 	Host        string
-	Port        int // 0: no leafnode listener (unless Enabled); -1 a random port
+	Port        int // 0: no leafnode listener; -1 a random port
 	Advertise   string
 	NoAdvertise bool
 
@@ -179,9 +186,13 @@ type LeafNode struct {
 
 	ReconnectInterval time.Duration // 0 means DefaultLeafReconnect
 	DialTimeout       time.Duration // 0 means DefaultLeafDial
-	Compression       string
-	MinVersion        string
-	Isolate           bool
+	// Compression is the accept side's mode as nats-server spells it after
+	// normalising aliases: "off", "accept", "s2_auto", "s2_uncompressed",
+	// "s2_fast", "s2_better", "s2_best" or "not supported"; "" means not
+	// configured.
+	Compression string
+	MinVersion  string
+	Isolate     bool
 
 	Remotes []*Remote
 }
@@ -195,8 +206,10 @@ type Remote struct {
 	DenyImports      []string
 	DenyExports      []string
 	Hub              bool
-	Compression      string
+	Compression      string        // as LeafNode.Compression
 	FirstInfoTimeout time.Duration // 0 means DefaultLeafFirstInfo
+	DialTimeout      time.Duration // 0 means LeafNode.DialTimeout
+	Isolate          bool          // isolate_leafnode_interest on this remote
 	NoRandomize      bool
 	IgnoreDiscovered bool
 	RequestIsolation bool
@@ -243,8 +256,11 @@ func (o *Options) Normalize() {
 	if o.HTTPPort != 0 && o.HTTPHost == "" {
 		o.HTTPHost = o.Host
 	}
+	// The leafnode listener does not follow the client host: nats-server
+	// binds it to 0.0.0.0 unless leafnodes sets a host, and a hub that
+	// keeps clients on localhost must still accept leafs from elsewhere.
 	if o.LeafNode.Port != 0 && o.LeafNode.Host == "" {
-		o.LeafNode.Host = o.Host
+		o.LeafNode.Host = DefaultHost
 	}
 	if o.LeafNode.AuthTimeout == 0 {
 		o.LeafNode.AuthTimeout = o.Authorization.Timeout

@@ -1,0 +1,76 @@
+package conf
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error is one problem found in a configuration, an error or a warning.
+//
+// Its text follows nats-server's: "<file>:<line>:<column>: <message>", so
+// that operators who know one server's messages can read the other's. The
+// column is the one nats-server's lexer reports for the key.
+type Error struct {
+	File   string // the file the key was read from; "" if unknown
+	Line   int    // 0 when the problem has no single place (a syntax error or a cross-key check without a recorded key)
+	Column int
+	// Key names the key concerned: as written in the file for problems
+	// found while reading, as a dotted canonical path ("leafnodes.remotes")
+	// for cross-key checks. It is "" for syntax errors.
+	Key string
+	Msg string
+
+	wrapped error // a sentinel such as ErrTLSNotSupported, for errors.Is
+}
+
+func (e *Error) Error() string {
+	switch {
+	case e.Line > 0:
+		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Msg)
+	case e.File != "":
+		return e.File + ": " + e.Msg
+	default:
+		return e.Msg
+	}
+}
+
+// Unwrap returns the sentinel the error stands for, if any.
+func (e *Error) Unwrap() error { return e.wrapped }
+
+// Sentinels for conditions callers may want to tell apart.
+var (
+	// ErrTLSNotSupported is wrapped by errors about tls blocks, tls://
+	// URLs and TLS flags: Canopy refuses to start rather than serve
+	// plaintext where TLS was asked for.
+	ErrTLSNotSupported = errors.New("TLS is not supported yet")
+	// ErrNoConfigToCheck is returned for -t without -c.
+	ErrNoConfigToCheck = errors.New("must specify [-c, --config] option to check configuration file syntax")
+)
+
+// token is the view of a value that nats-server's conf package gives in
+// pedantic mode (ParseFileWithChecks): the value and where it was read.
+type token interface {
+	Value() any
+	Line() int
+	Position() int
+	SourceFile() string
+	IsUsedVariable() bool
+}
+
+// joinErrors joins errs into one error, or returns nil when there are none.
+func joinErrors(errs []error) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.Join(errs...)
+}
+
+// noToken stands in for a missing token so that every node has a place,
+// even if an empty one.
+type noToken struct{}
+
+func (noToken) Value() any           { return nil }
+func (noToken) Line() int            { return 0 }
+func (noToken) Position() int        { return 0 }
+func (noToken) SourceFile() string   { return "" }
+func (noToken) IsUsedVariable() bool { return false }
