@@ -415,4 +415,3 @@ func orDefault[T int32 | int64 | time.Duration](v, def T) T {
 	}
 	return v
 }
-
