@@ -1,0 +1,451 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nkeys"
+)
+
+// The idle-connection scenario does not use nats.go: a nats.go connection
+// runs a reader and a flusher goroutine and holds 32 KiB or more of buffers,
+// which at 100,000 connections would cost the harness gigabytes and compete
+// with the server it measures. Each idle connection here is a bare socket
+// that did INFO / CONNECT / [SUB] / PING / PONG by hand and then sits still;
+// one sweeper answers the server's PINGs for all of them while they are held.
+
+// sweepInterval is how often held connections are checked for server PINGs.
+// nats-server pings every two minutes and closes after two unanswered ones,
+// so ten seconds leaves a wide margin for other servers' settings.
+const sweepInterval = 10 * time.Second
+
+// serverInfo is the part of the server's INFO the raw client needs.
+type serverInfo struct {
+	Nonce       string `json:"nonce"`
+	TLSRequired bool   `json:"tls_required"`
+}
+
+type connectMsg struct {
+	Verbose      bool   `json:"verbose"`
+	Pedantic     bool   `json:"pedantic"`
+	TLSRequired  bool   `json:"tls_required"`
+	Name         string `json:"name"`
+	Lang         string `json:"lang"`
+	Version      string `json:"version"`
+	Protocol     int    `json:"protocol"`
+	Echo         bool   `json:"echo"`
+	Headers      bool   `json:"headers"`
+	NoResponders bool   `json:"no_responders"`
+	User         string `json:"user,omitempty"`
+	Pass         string `json:"pass,omitempty"`
+	Token        string `json:"auth_token,omitempty"`
+	JWT          string `json:"jwt,omitempty"`
+	Sig          string `json:"sig,omitempty"`
+}
+
+// rawDialer opens idle connections to one server.
+type rawDialer struct {
+	o       *Options
+	addr    string
+	ips     []net.IP // source addresses, or nil for the kernel's choice
+	connect connectMsg
+	line    []byte       // the CONNECT line when it is the same for every connection
+	kp      nkeys.KeyPair // set when a creds file signs each server nonce
+}
+
+func newRawDialer(o *Options) (*rawDialer, error) {
+	u, err := url.Parse(o.URL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%w: cannot parse server URL %q", ErrOptions, redact(o.URL))
+	}
+	host, port := u.Hostname(), u.Port()
+	if port == "" {
+		port = "4222"
+	}
+	d := &rawDialer{o: o, addr: net.JoinHostPort(host, port)}
+	d.connect = connectMsg{
+		Name: "canopy-bench-idle", Lang: "go", Version: "canopy-bench", Protocol: 1,
+		Echo: true, Headers: true, NoResponders: true,
+		Token: o.Auth.Token, User: o.Auth.User, Pass: o.Auth.Password,
+	}
+	if u.User != nil {
+		if pass, ok := u.User.Password(); ok {
+			d.connect.User, d.connect.Pass = u.User.Username(), pass
+		} else {
+			d.connect.Token = u.User.Username()
+		}
+	}
+	if o.Auth.CredsFile != "" {
+		contents, err := os.ReadFile(o.Auth.CredsFile)
+		if err != nil {
+			return nil, fmt.Errorf("bench: creds file: %w", err)
+		}
+		if d.connect.JWT, err = nkeys.ParseDecoratedJWT(contents); err != nil {
+			return nil, fmt.Errorf("bench: creds file %s: %w", o.Auth.CredsFile, err)
+		}
+		if d.kp, err = nkeys.ParseDecoratedNKey(contents); err != nil {
+			return nil, fmt.Errorf("bench: creds file %s: %w", o.Auth.CredsFile, err)
+		}
+	} else {
+		b, _ := json.Marshal(d.connect)
+		d.line = append(append([]byte("CONNECT "), b...), "\r\n"...)
+	}
+	d.ips = sourceIPs(o.SourceIPs, o.Conns, host)
+	return d, nil
+}
+
+// sourceIPs picks loopback source addresses. One source address can reach one
+// server port from at most as many connections as there are ephemeral ports
+// (about 28,000 by default), so past three quarters of that the connections
+// are spread over 127.0.0.1, 127.0.0.2, and so on.
+func sourceIPs(n, conns int, host string) []net.IP {
+	if n == 0 {
+		ip := net.ParseIP(host)
+		if host == "localhost" {
+			ip = net.IPv4(127, 0, 0, 1)
+		}
+		if ip == nil || !ip.IsLoopback() || ip.To4() == nil {
+			return nil
+		}
+		perIP := ephemeralPorts() * 3 / 4
+		n = (conns + perIP - 1) / perIP
+		if n <= 1 {
+			return nil
+		}
+		n = min(n, 254)
+	}
+	ips := make([]net.IP, n)
+	for i := range ips {
+		ips[i] = net.IPv4(127, 0, 0, byte(i+1))
+	}
+	return ips
+}
+
+func ephemeralPorts() int {
+	const fallback = 28232
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return fallback
+	}
+	f := strings.Fields(string(b))
+	if len(f) != 2 {
+		return fallback
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || hi <= lo {
+		return fallback
+	}
+	return hi - lo + 1
+}
+
+// open dials connection i and completes the handshake. br is the calling
+// worker's reader, reused across its connections: once PONG has arrived the
+// server sends nothing more until its next PING, so nothing is left behind
+// in it.
+func (d *rawDialer) open(ctx context.Context, i int, br *bufio.Reader) (net.Conn, error) {
+	nd := net.Dialer{Timeout: d.o.Timeout}
+	if d.ips != nil {
+		nd.LocalAddr = &net.TCPAddr{IP: d.ips[i%len(d.ips)]}
+	}
+	c, err := nd.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.handshake(c, i, br); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (d *rawDialer) handshake(c net.Conn, i int, br *bufio.Reader) error {
+	if err := c.SetDeadline(time.Now().Add(d.o.Timeout)); err != nil {
+		return err
+	}
+	br.Reset(c)
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return fmt.Errorf("reading INFO: %w", err)
+	}
+	if !bytes.HasPrefix(line, []byte("INFO ")) {
+		return fmt.Errorf("expected INFO, got %q", bytes.TrimSpace(line))
+	}
+	var info serverInfo
+	if err := json.Unmarshal(bytes.TrimSpace(line[5:]), &info); err != nil {
+		return fmt.Errorf("bad INFO: %w", err)
+	}
+	if info.TLSRequired {
+		return errors.New("the server requires TLS, which the idle-connection client does not speak")
+	}
+	out := d.line
+	if d.kp != nil {
+		sig, err := d.kp.Sign([]byte(info.Nonce))
+		if err != nil {
+			return fmt.Errorf("signing the nonce: %w", err)
+		}
+		cm := d.connect
+		cm.Sig = base64.RawURLEncoding.EncodeToString(sig)
+		b, _ := json.Marshal(cm)
+		out = append(append([]byte("CONNECT "), b...), "\r\n"...)
+	} else {
+		out = append([]byte(nil), out...)
+	}
+	if d.o.ConnSub {
+		out = fmt.Appendf(out, "SUB %s.idle.%d %d\r\n", d.o.Subject, i, 1)
+	}
+	out = append(out, "PING\r\n"...)
+	if _, err := c.Write(out); err != nil {
+		return fmt.Errorf("writing CONNECT: %w", err)
+	}
+	for {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return fmt.Errorf("waiting for PONG: %w", err)
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("PONG")):
+			return c.SetDeadline(time.Time{})
+		case bytes.HasPrefix(line, []byte("PING")):
+			if _, err := c.Write([]byte("PONG\r\n")); err != nil {
+				return err
+			}
+		case bytes.HasPrefix(line, []byte("-ERR")):
+			return fmt.Errorf("server said %s", bytes.TrimSpace(line))
+		}
+	}
+}
+
+func runConns(ctx context.Context, o *Options, res *Result) error {
+	cr := &ConnsResult{Subscribed: o.ConnSub, ServerPID: o.ServerPID}
+	res.Conns = cr
+	limit, hard := raiseNoFile()
+	cr.NoFileLimit = limit
+	const spareFDs = 64
+	if need := uint64(o.Conns) + spareFDs; need > limit {
+		return fmt.Errorf("%w: %d connections need about %d file descriptors; RLIMIT_NOFILE allows %d (hard limit %d) and cannot be raised further here",
+			ErrOptions, o.Conns, need, limit, hard)
+	}
+	d, err := newRawDialer(o)
+	if err != nil {
+		return err
+	}
+	cr.SourceIPs = max(1, len(d.ips))
+	if o.ServerPID != 0 {
+		if cr.ServerRSSBefore, err = readRSS(o.ServerPID); err != nil {
+			return err
+		}
+	}
+	selfBefore, _ := readRSS(os.Getpid())
+
+	conns := make([]net.Conn, o.Conns)
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	var opened atomic.Int64
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	bar := startProgress(o.Progress, fmt.Sprintf("conns %s", o.Label), int64(o.Conns), opened.Load)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range min(o.Dialers, o.Conns) {
+		wg.Go(func() {
+			br := bufio.NewReaderSize(nil, 16<<10)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= o.Conns || ctx.Err() != nil {
+					return
+				}
+				c, err := d.open(ctx, i, br)
+				if err != nil {
+					errOnce.Do(func() {
+						firstErr = fmt.Errorf("bench: idle connection %d to %s: %w", i, d.addr, err)
+						cancel()
+					})
+					return
+				}
+				conns[i] = c
+				opened.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	bar.finish()
+	secs := time.Since(start).Seconds()
+	cr.Opened = int(opened.Load())
+	res.Sent, res.Expected = int64(cr.Opened), int64(o.Conns)
+	res.Seconds, res.PubSeconds = secs, secs
+	res.MsgsPerSec = float64(cr.Opened) / secs
+	res.PubMsgsPerSec = res.MsgsPerSec
+	if firstErr != nil {
+		return fmt.Errorf("%w (%d of %d were open)", firstErr, cr.Opened, o.Conns)
+	}
+
+	// Every connection got its PONG, so the server has finished setting each
+	// one up: its memory now is its memory with N more idle clients.
+	if o.ServerPID != 0 {
+		if cr.ServerRSSAfter, err = readRSS(o.ServerPID); err != nil {
+			return err
+		}
+		cr.BytesPerConn = float64(cr.ServerRSSAfter-cr.ServerRSSBefore) / float64(cr.Opened)
+	}
+	if selfAfter, err := readRSS(os.Getpid()); err == nil && selfBefore > 0 {
+		cr.ClientBytesPerConn = float64(selfAfter-selfBefore) / float64(cr.Opened)
+	}
+
+	held := time.Now()
+	alive, err := hold(ctx, conns, o.Hold)
+	cr.HeldSeconds = time.Since(held).Seconds()
+	cr.Alive = alive
+	res.Received = int64(alive)
+	if err != nil {
+		return err
+	}
+	if alive < cr.Opened {
+		res.Lost = int64(cr.Opened - alive)
+		return fmt.Errorf("%w: the server closed %d of %d idle connections", ErrIntegrity, cr.Opened-alive, cr.Opened)
+	}
+	return nil
+}
+
+// hold keeps the connections open for d, answering PINGs every
+// sweepInterval, and returns how many are still open at the end.
+func hold(ctx context.Context, conns []net.Conn, d time.Duration) (int, error) {
+	end := time.Now().Add(d)
+	buf := make([]byte, 4096)
+	for {
+		alive := sweep(conns, buf)
+		left := time.Until(end)
+		if left <= 0 {
+			return alive, nil
+		}
+		select {
+		case <-ctx.Done():
+			return alive, ctx.Err()
+		case <-time.After(min(left, sweepInterval)):
+		}
+	}
+}
+
+// sweep reads whatever each connection has pending without blocking, answers
+// PINGs, and closes (and forgets) connections the server has closed.
+func sweep(conns []net.Conn, buf []byte) int {
+	alive := 0
+	for i, c := range conns {
+		if c == nil {
+			continue
+		}
+		n, closed := readNow(c, buf)
+		if !closed && n > 0 {
+			for range bytes.Count(buf[:n], []byte("PING\r\n")) {
+				if _, err := c.Write([]byte("PONG\r\n")); err != nil {
+					closed = true
+				}
+			}
+		}
+		if closed {
+			c.Close()
+			conns[i] = nil
+			continue
+		}
+		alive++
+	}
+	return alive
+}
+
+// readNow does one non-blocking read. Going through the raw fd avoids
+// setting a read deadline per connection, which would wait out the deadline
+// on every idle socket.
+func readNow(c net.Conn, buf []byte) (n int, closed bool) {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return 0, false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, true
+	}
+	var rerr error
+	err = rc.Read(func(fd uintptr) bool {
+		n, rerr = syscall.Read(int(fd), buf)
+		return true
+	})
+	switch {
+	case err != nil:
+		return 0, true
+	case rerr == syscall.EAGAIN || rerr == syscall.EINTR:
+		return 0, false
+	case rerr != nil:
+		return 0, true
+	case n == 0:
+		return 0, true
+	}
+	return n, false
+}
+
+// raiseNoFile lifts the soft open-file limit to the hard limit, and the hard
+// limit as far as the kernel lets this process (root may go up to
+// fs.nr_open). It returns the soft and hard limits in force afterwards.
+// Calling Setrlimit also makes child processes (a server the suite starts)
+// inherit the raised limit.
+func raiseNoFile() (soft, hard uint64) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 0, 0
+	}
+	if b, err := os.ReadFile("/proc/sys/fs/nr_open"); err == nil {
+		if nr, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64); err == nil && nr > rl.Max {
+			up := syscall.Rlimit{Cur: nr, Max: nr}
+			if syscall.Setrlimit(syscall.RLIMIT_NOFILE, &up) == nil {
+				return nr, nr
+			}
+		}
+	}
+	if rl.Cur < rl.Max {
+		rl.Cur = rl.Max
+		_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	}
+	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
+	return rl.Cur, rl.Max
+}
+
+// readRSS returns the resident set size of a process from /proc.
+func readRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("bench: server memory: %w", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest)
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseInt(f[0], 10, 64)
+				if err == nil {
+					return kb << 10, nil
+				}
+			}
+		}
+	}
+	return 0, fmt.Errorf("bench: no VmRSS in /proc/%d/status", pid)
+}
