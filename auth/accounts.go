@@ -177,7 +177,7 @@ func minLimit(a, b int) int {
 
 // importSpec is an import before resolution, from a config file or a JWT.
 type importSpec struct {
-	owner   *AccountInfo
+	owner    *AccountInfo
 	exporter string
 	subject  string // in the exporter's account
 	to       string // local subject; "" means derived
