@@ -142,6 +142,9 @@ func (s *Sublist[T]) fill(sh *shard[T], subject []byte) *entry[T] {
 			// Another goroutine filled it meanwhile; its result equals ours.
 			return old
 		}
+		// It is not live, and never will be again (dead is sticky, epochs
+		// only grow); marking it anyway keeps the rule without exception:
+		// whatever leaves the map is dead.
 		old.dead.Store(true)
 	} else if len(sh.m) >= shardCap {
 		// Evict whichever entry the map yields first. Go starts map

@@ -1,0 +1,76 @@
+//go:build !race
+
+package sublist
+
+import "testing"
+
+// Allocation budgets. The race detector allocates on its own account, so
+// these run only without it.
+
+func allocSublist(t *testing.T) *Sublist[*int] {
+	t.Helper()
+	s := New[*int]()
+	for range 8 {
+		v := new(int)
+		mustInsert(t, s, "orders.eu.created", "", v)
+		mustInsert(t, s, "orders.*.created", "workers", v)
+	}
+	mustInsert(t, s, "orders.>", "", new(int))
+	return s
+}
+
+// A subject longer than 32 bytes, so that a conversion to string could not
+// hide in the compiler's stack buffer.
+var longSubject = []byte("orders.eu.created.with.a.subject.longer.than.thirty.two.bytes")
+
+func TestMatchHitAllocs(t *testing.T) {
+	s := allocSublist(t)
+	for _, subj := range [][]byte{[]byte("orders.eu.created"), []byte("no.interest"), longSubject} {
+		s.Match(subj)
+		if n := testing.AllocsPerRun(1000, func() { s.Match(subj) }); n != 0 {
+			t.Errorf("Match(%q) on a cache hit: %v allocs, want 0", subj, n)
+		}
+	}
+}
+
+func TestCacheHitAllocs(t *testing.T) {
+	s := allocSublist(t)
+	c := NewCache(s, 0)
+	for _, subj := range [][]byte{[]byte("orders.eu.created"), []byte("no.interest"), longSubject} {
+		c.Match(subj)
+		if n := testing.AllocsPerRun(1000, func() { c.Match(subj) }); n != 0 {
+			t.Errorf("Cache.Match(%q) on a hit: %v allocs, want 0", subj, n)
+		}
+		// The generation moving (a change elsewhere) sends the Cache to the
+		// entry's epochs, which must not allocate either.
+		if n := testing.AllocsPerRun(1000, func() { s.gen.Add(1); c.Match(subj) }); n != 0 {
+			t.Errorf("Cache.Match(%q) after an unrelated change: %v allocs, want 0", subj, n)
+		}
+	}
+}
+
+func TestMatchMissAllocs(t *testing.T) {
+	s := allocSublist(t)
+	tests := []struct {
+		subject string
+		want    float64
+	}{
+		{"no.interest", 2},       // the entry and its key
+		{"orders.us", 3},         // plus the plain values
+		{"orders.eu.created", 4}, // plus the groups
+	}
+	for _, tc := range tests {
+		subj := []byte(tc.subject)
+		// Moving the root epoch makes every lookup a miss.
+		n := testing.AllocsPerRun(1000, func() { s.cache.root.Add(1); s.Match(subj) })
+		if n != tc.want {
+			t.Errorf("Match(%q) on a miss: %v allocs, want %v", tc.subject, n, tc.want)
+		}
+	}
+}
+
+func TestValidLiteralBytesAllocs(t *testing.T) {
+	if n := testing.AllocsPerRun(1000, func() { ValidLiteralBytes(longSubject) }); n != 0 {
+		t.Errorf("ValidLiteralBytes: %v allocs, want 0", n)
+	}
+}
