@@ -53,10 +53,35 @@ func entries(n node, m map[string]any) []node {
 func elements(n node, a []any) []node {
 	out := make([]node, 0, len(a))
 	for _, raw := range a {
-		out = append(out, child(n, n.key, raw))
+		out = append(out, startOfMap(child(n, n.key, raw)))
 	}
 	return out
 }
+
+// startOfMap places a map found in an array at its first key. The parser
+// gives such a map the place of its closing brace, which is a poor place
+// to point at when a whole entry (a user, a remote) is wrong.
+func startOfMap(n node) node {
+	m, ok := n.v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return n
+	}
+	first := entries(n, m)[0].tk
+	if first.SourceFile() != n.tk.SourceFile() {
+		return n
+	}
+	n.tk = movedToken{token: n.tk, line: first.Line(), pos: first.Position()}
+	return n
+}
+
+// movedToken is a token with another place.
+type movedToken struct {
+	token
+	line, pos int
+}
+
+func (t movedToken) Line() int     { return t.line }
+func (t movedToken) Position() int { return t.pos }
 
 // describe names a value's type and shows it, for error messages.
 func describe(v any) string {
