@@ -307,8 +307,8 @@ func TestDefaults(t *testing.T) {
 // the other forms of nats-server's format.
 func TestSyntax(t *testing.T) {
 	tests := []struct {
-		name string
-		data string
+		name  string
+		data  string
 		check func(*Options) bool
 	}{
 		{"colon", "port: 4001", func(o *Options) bool { return o.Port == 4001 }},
