@@ -63,7 +63,7 @@ type rawDialer struct {
 	addr    string
 	ips     []net.IP // source addresses, or nil for the kernel's choice
 	connect connectMsg
-	line    []byte       // the CONNECT line when it is the same for every connection
+	line    []byte        // the CONNECT line when it is the same for every connection
 	kp      nkeys.KeyPair // set when a creds file signs each server nonce
 }
 

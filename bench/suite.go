@@ -1,0 +1,461 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// SuiteOptions configures RunSuite: two servers, A (the baseline, normally
+// nats-server) and B (the candidate, normally Canopy), measured with the same
+// scenarios in alternation. The zero value is not runnable: A and B need
+// commands. Every other default is applied in normalize.
+type SuiteOptions struct {
+	A, B ServerSpec
+	// Pairs is how many A/B pairs each case runs; default 3. Quick sets 1.
+	Pairs int
+	// Quick runs one pair per case with a quarter of the messages and fewer
+	// idle connections: a fast look, not a result.
+	Quick bool
+	// Scale multiplies every message count; default 1.
+	Scale float64
+	// Conns is the number of idle connections of the conns case; default
+	// 10,000 (2,000 with Quick).
+	Conns int
+	// Only, when not empty, limits the run to these case keys (see Cases).
+	Only []string
+	// Dir holds the servers' config files and logs; default a temporary
+	// folder that is removed afterwards.
+	Dir string
+	// Log receives one line per run as the suite goes; nil for none.
+	Log io.Writer
+	// Progress receives each run's progress bar; nil for none.
+	Progress io.Writer
+}
+
+const (
+	suiteMaxPayload = 1 << 20
+	suiteQuickScale = 0.25
+)
+
+func (o *SuiteOptions) normalize() error {
+	if len(o.A.Cmd) == 0 || len(o.B.Cmd) == 0 {
+		return fmt.Errorf("%w: the suite needs a command for server A and for server B", ErrOptions)
+	}
+	if o.A.Name == "" {
+		o.A.Name = "A"
+	}
+	if o.B.Name == "" {
+		o.B.Name = "B"
+	}
+	if o.Pairs <= 0 {
+		o.Pairs = 3
+	}
+	if o.Scale <= 0 {
+		o.Scale = 1
+	}
+	if o.Quick {
+		o.Pairs = 1
+		o.Scale *= suiteQuickScale
+	}
+	if o.Conns <= 0 {
+		o.Conns = 10_000
+		if o.Quick {
+			o.Conns = 2_000
+		}
+	}
+	for _, k := range o.Only {
+		if _, ok := findCase(k); !ok {
+			return fmt.Errorf("%w: unknown suite case %q (known: %s)", ErrOptions, k, strings.Join(CaseKeys(), ", "))
+		}
+	}
+	return nil
+}
+
+// topology is what servers a case needs.
+type topology int
+
+const (
+	single   topology = iota // one server
+	leafDown                 // publish on the hub, subscribe on its leaf
+	leafUp                   // publish on the leaf, subscribe on the hub
+	fresh                    // a newly started server per run (memory)
+)
+
+// suiteCase is one line of the suite: a scenario, the metrics that judge it
+// and the goal the issue sets for B/A.
+type suiteCase struct {
+	key     string
+	title   string
+	opts    Options
+	topo    topology
+	metrics []string
+	goal    float64 // B/A at least this for higher-is-better, at most for lower
+}
+
+func suiteCases() []suiteCase {
+	pubsub := func(pubs, subs, size int, count int64) Options {
+		return Options{Scenario: PubSub, Pubs: pubs, Subs: subs, Size: size, Count: count}
+	}
+	msgs := []string{MetricMsgs}
+	mb := []string{MetricMB}
+	return []suiteCase{
+		{"pubsub-16", "pub/sub 1:1, 16 B", pubsub(1, 1, 16, 2_000_000), single, msgs, 1.2},
+		{"pubsub-128", "pub/sub 1:1, 128 B", pubsub(1, 1, 128, 2_000_000), single, msgs, 1.2},
+		{"fanout-128", "fan-out 1:4, 128 B", pubsub(1, 4, 128, 500_000), single, msgs, 1.2},
+		{"fanin-128", "fan-in 4:1, 128 B", pubsub(4, 1, 128, 2_000_000), single, msgs, 1.2},
+		{"pubsub-1k", "pub/sub 1:1, 1 KiB", pubsub(1, 1, 1024, 500_000), single, mb, 1.0},
+		{"pubsub-64k", "pub/sub 1:1, 64 KiB", pubsub(1, 1, 64<<10, 10_000), single, mb, 1.0},
+		{"reqrep", "request/reply 1:1, 128 B", Options{Scenario: ReqRep, Size: 128, Count: 40_000}, single,
+			[]string{MetricP50, MetricP99}, 1.0},
+		{"leaf-down", "leaf hop hub -> leaf, 128 B", Options{Scenario: Leaf, Size: 128, Count: 1_000_000}, leafDown, msgs, 1.2},
+		{"leaf-up", "leaf hop leaf -> hub, 128 B", Options{Scenario: Leaf, Size: 128, Count: 1_000_000}, leafUp, msgs, 1.2},
+		{"conns", "idle connections", Options{Scenario: Conns}, fresh, []string{MetricConnMem}, 1.0 / 8},
+	}
+}
+
+// CaseKeys lists the suite's case keys in the order they run.
+func CaseKeys() []string {
+	var ks []string
+	for _, c := range suiteCases() {
+		ks = append(ks, c.key)
+	}
+	return ks
+}
+
+func findCase(key string) (suiteCase, bool) {
+	for _, c := range suiteCases() {
+		if c.key == key {
+			return c, true
+		}
+	}
+	return suiteCase{}, false
+}
+
+// Machine describes where a suite ran.
+type Machine struct {
+	Cores int    `json:"cores"`
+	CPU   string `json:"cpu"`
+	OS    string `json:"os"`
+	Arch  string `json:"arch"`
+	Go    string `json:"go"`
+}
+
+func thisMachine() Machine {
+	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// SuiteRow is one metric of one case.
+type SuiteRow struct {
+	Case  string `json:"case"`
+	Title string `json:"title"`
+	CompareRow
+	// Goal is the B/A ratio the case aims at, as text (">= 1.20x").
+	Goal string `json:"goal"`
+	Met  bool   `json:"met"`
+	// Error is why the case has no numbers, or failed part-way.
+	Error string `json:"error,omitempty"`
+}
+
+// SuiteReport is the outcome of RunSuite.
+type SuiteReport struct {
+	Machine Machine    `json:"machine"`
+	A       ServerSpec `json:"a"`
+	B       ServerSpec `json:"b"`
+	Pairs   int        `json:"pairs"`
+	Quick   bool       `json:"quick"`
+	Scale   float64    `json:"scale"`
+	Rows    []SuiteRow `json:"rows"`
+	Seconds float64    `json:"seconds"`
+	// Failures lists every run that failed; a suite with failures should
+	// make the caller exit non-zero.
+	Failures []string `json:"failures,omitempty"`
+}
+
+// suite is the state of one RunSuite call.
+type suite struct {
+	o      SuiteOptions
+	dir    string
+	a, b   *process
+	la, lb *leafPair
+	leafA  error // why A's leaf pair could not start
+	leafB  error
+	report *SuiteReport
+}
+
+// RunSuite starts A and B (and, for the leaf cases, a hub and a leaf of
+// each) on free 127.0.0.1 ports with equivalent configs, runs every case in
+// alternation A B A B ... for the configured pairs, stops the servers, and
+// reports medians and B/A ratios. A run that fails its integrity check is
+// listed in Failures and its case continues with the next pair no further.
+func RunSuite(ctx context.Context, o SuiteOptions) (*SuiteReport, error) {
+	if err := o.normalize(); err != nil {
+		return nil, err
+	}
+	s := &suite{o: o, report: &SuiteReport{
+		Machine: thisMachine(), A: o.A, B: o.B, Pairs: o.Pairs, Quick: o.Quick, Scale: o.Scale,
+	}}
+	start := time.Now()
+	s.dir = o.Dir
+	if s.dir == "" {
+		d, err := os.MkdirTemp("", "canopy-bench-suite-")
+		if err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(d)
+		s.dir = d
+	} else if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return nil, err
+	}
+	// Raised before any server starts, so that the servers inherit it too.
+	raiseNoFile()
+	defer s.stopAll()
+
+	for _, c := range suiteCases() {
+		if len(o.Only) > 0 && !contains(o.Only, c.key) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return s.report, err
+		}
+		s.runCase(ctx, c)
+	}
+	s.report.Seconds = time.Since(start).Seconds()
+	return s.report, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *suite) stopAll() {
+	for _, p := range []*process{s.a, s.b} {
+		if p != nil {
+			p.stop()
+		}
+	}
+	s.la.stop()
+	s.lb.stop()
+}
+
+func (s *suite) logf(format string, args ...any) {
+	if s.o.Log != nil {
+		fmt.Fprintf(s.o.Log, format+"\n", args...)
+	}
+}
+
+// target returns the URLs (and the pid, for fresh servers) side uses for
+// case c, starting servers on first use. stop, when not nil, must be called
+// after the run.
+func (s *suite) target(ctx context.Context, c suiteCase, side string) (pubURL, subURL string, pid int, stop func(), err error) {
+	spec, proc, lp, leafErr := s.o.A, &s.a, &s.la, &s.leafA
+	if side == "B" {
+		spec, proc, lp, leafErr = s.o.B, &s.b, &s.lb, &s.leafB
+	}
+	name := strings.ToLower(side) + "-" + safeName(spec.Name)
+	switch c.topo {
+	case single:
+		if *proc == nil {
+			if *proc, err = startServer(ctx, spec, s.dir, name, serverConfig{maxPayload: suiteMaxPayload}); err != nil {
+				return "", "", 0, nil, err
+			}
+		}
+		return (*proc).url, (*proc).url, (*proc).pid, nil, (*proc).alive()
+	case leafDown, leafUp:
+		if *leafErr != nil {
+			return "", "", 0, nil, *leafErr
+		}
+		if *lp == nil {
+			if *lp, err = startLeafPair(ctx, spec, s.dir, name, suiteMaxPayload); err != nil {
+				*leafErr = err
+				return "", "", 0, nil, err
+			}
+		}
+		hub, leaf := (*lp).hub, (*lp).leaf
+		if err := hub.alive(); err != nil {
+			return "", "", 0, nil, err
+		}
+		if err := leaf.alive(); err != nil {
+			return "", "", 0, nil, err
+		}
+		if c.topo == leafDown {
+			return hub.url, leaf.url, 0, nil, nil
+		}
+		return leaf.url, hub.url, 0, nil, nil
+	default:
+		p, err := startServer(ctx, spec, s.dir, name+"-fresh", serverConfig{maxPayload: suiteMaxPayload, maxConns: s.o.Conns + 1000})
+		if err != nil {
+			return "", "", 0, nil, err
+		}
+		return p.url, p.url, p.pid, p.stop, nil
+	}
+}
+
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// runOne runs case c once on one side.
+func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair int) (*Result, error) {
+	spec := s.o.A
+	if side == "B" {
+		spec = s.o.B
+	}
+	pubURL, subURL, pid, stop, err := s.target(ctx, c, side)
+	if stop != nil {
+		defer stop()
+	}
+	if err != nil {
+		return nil, err
+	}
+	o := c.opts
+	o.URL, o.SubURL, o.Label = pubURL, subURL, spec.Name
+	o.Progress = s.o.Progress
+	if o.Count > 0 {
+		o.Count = max(int64(float64(o.Count)*s.o.Scale), 100)
+		// A tenth of the run, at most 50,000 messages, warms the path up.
+		o.Warmup = min(o.Count/10, 50_000)
+	}
+	if c.topo == fresh {
+		o.Conns, o.ServerPID = s.o.Conns, pid
+	}
+	res, err := Run(ctx, o)
+	var m Metric
+	if len(c.metrics) > 0 {
+		m, _ = res.Metric(c.metrics[0])
+	}
+	status := "ok"
+	if err != nil {
+		status = "FAIL: " + err.Error()
+	}
+	s.logf("%-28s pair %d/%d  %s %-12s %14s %-7s %s", c.title, pair, s.o.Pairs, side, spec.Name, fmtFloat(m.Value), m.Unit, status)
+	return res, err
+}
+
+func (s *suite) runCase(ctx context.Context, c suiteCase) {
+	var as, bs []*Result
+	var caseErr error
+	for pair := 1; pair <= s.o.Pairs && caseErr == nil; pair++ {
+		for _, side := range []string{"A", "B"} {
+			res, err := s.runOne(ctx, c, side, pair)
+			if res != nil {
+				if side == "A" {
+					as = append(as, res)
+				} else {
+					bs = append(bs, res)
+				}
+			}
+			if err != nil {
+				caseErr = fmt.Errorf("%s, pair %d, %s: %w", c.title, pair, side, err)
+				s.report.Failures = append(s.report.Failures, caseErr.Error())
+				break
+			}
+		}
+	}
+	rows := compareRows(as, bs)
+	for _, name := range c.metrics {
+		row := SuiteRow{Case: c.key, Title: c.title}
+		for _, r := range rows {
+			if r.Metric == name {
+				row.CompareRow = r
+			}
+		}
+		if row.Metric == "" {
+			row.Metric = name
+		}
+		if row.HigherIsBetter || name == MetricMsgs || name == MetricMB {
+			row.HigherIsBetter = true
+			row.Goal = fmt.Sprintf(">= %.2fx", c.goal)
+			row.Met = row.Ratio >= c.goal && row.Ratio > 0
+		} else {
+			row.Goal = fmt.Sprintf("<= %.3gx", c.goal)
+			row.Met = row.Ratio <= c.goal && row.Ratio > 0
+		}
+		if caseErr != nil {
+			row.Error = caseErr.Error()
+		}
+		s.report.Rows = append(s.report.Rows, row)
+	}
+}
+
+// WriteSuiteTable prints the suite report for people.
+func WriteSuiteTable(w io.Writer, r *SuiteReport) error {
+	m := r.Machine
+	fmt.Fprintf(w, "canopy-bench suite: A = %s (%s), B = %s (%s)\n", r.A.Name, strings.Join(r.A.Cmd, " "), r.B.Name, strings.Join(r.B.Cmd, " "))
+	fmt.Fprintf(w, "machine: %d cores, %s, %s/%s, %s; %d pair(s) per case in alternation A B A B ...; scale %g; %.0fs\n\n",
+		m.Cores, m.CPU, m.OS, m.Arch, m.Go, r.Pairs, r.Scale, r.Seconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "case\tmetric\tA median\tB median\tB/A\tgoal\tmet\truns A | B")
+	for _, row := range r.Rows {
+		met := "no"
+		if row.Met {
+			met = "yes"
+		}
+		if row.Error != "" || row.Ratio == 0 {
+			met = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s %s\t%s\t%s\t%s\t%s\t%s\t%s | %s\n", row.Title, row.Metric, unitOf(row),
+			fmtFloat(row.AMedian), fmtFloat(row.BMedian), fmtRatio(row.Ratio), row.Goal, met,
+			joinFloats(row.A), joinFloats(row.B))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(r.Failures) > 0 {
+		fmt.Fprintf(w, "\nFAILED (%d):\n", len(r.Failures))
+		for _, f := range r.Failures {
+			fmt.Fprintf(w, "  %s\n", f)
+		}
+	}
+	return nil
+}
+
+func unitOf(row SuiteRow) string {
+	if row.Unit == "" || row.Unit == row.Metric {
+		return ""
+	}
+	return "(" + row.Unit + ")"
+}
+
+func joinFloats(vs []float64) string {
+	var parts []string
+	for _, v := range vs {
+		parts = append(parts, fmtFloat(v))
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, " ")
+}
+
+// WriteSuiteJSON writes the report as indented JSON.
+func WriteSuiteJSON(w io.Writer, r *SuiteReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
