@@ -83,7 +83,7 @@ func TestOperatorMode(t *testing.T) {
 	type tc struct {
 		name  string
 		build func(t *testing.T) ConnectCreds
-		cause error                           // the failure's cause, if specific
+		cause error                            // the failure's cause, if specific
 		check func(t *testing.T, id *Identity) // nil: must fail
 	}
 	signed := func(signer nkeys.KeyPair, acc string, edit func(*jwt.UserClaims)) func(t *testing.T) ConnectCreds {
