@@ -328,7 +328,7 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 		}
 		for _, r := range ln.Remotes {
 			if !known[r.LocalAccount] {
-				p.add("leafnodes.remotes", "leafnode remote %s binds account %q, which is not defined", remoteName(r), r.LocalAccount)
+				p.add("leafnodes.remotes", "leafnode remote %s: that account is not defined", remoteName(r))
 			}
 		}
 	}
