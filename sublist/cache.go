@@ -49,7 +49,8 @@ type shard[T comparable] struct {
 // shared is the lock-striped match cache of a Sublist, with the epochs that
 // invalidate it when wildcard subscriptions change.
 type shared[T comparable] struct {
-	seed   maphash.Seed
+	seed   maphash.Seed // read by every lookup; padded away from shard 0's lock
+	_      [cacheLine]byte
 	shards [numShards]shard[T]
 	root   atomic.Uint64             // moved by wildcards with no literal first token
 	first  [numBuckets]atomic.Uint64 // by hash of the literal first token

@@ -17,15 +17,19 @@ var (
 // front of them. All methods are safe for concurrent use; see the package
 // documentation for what each one locks.
 type Sublist[T comparable] struct {
+	// Read by every Cache hit on every loop, so kept off the lines that
+	// readers write (the locks): only Insert and Remove write here.
+	gen   atomic.Uint64 // bumped after every change, last, under mu
+	empty Result[T]     // returned, shared, whenever nothing matches
+	_     [cacheLine]byte
+
 	mu      sync.RWMutex // the tree lock: guards root, inserts, removes
 	root    level[T]
 	inserts uint64
 	removes uint64
+	count   atomic.Int64 // subscriptions held, readable without the lock
+	_       [cacheLine]byte
 
-	count atomic.Int64  // subscriptions held, readable without the lock
-	gen   atomic.Uint64 // bumped after every change, last, under mu
-
-	empty Result[T] // returned, shared, whenever nothing matches
 	cache shared[T]
 }
 
