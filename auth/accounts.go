@@ -210,6 +210,7 @@ func buildConfigAccounts(opts *conf.Options) (map[string]*AccountInfo, string, e
 		}
 		a := add(ca.Name)
 		a.MaxConnections = noLimit(ca.MaxConnections)
+		a.MaxLeafNodes = noLimit(ca.MaxLeafNodes)
 		a.MaxSubs = noLimit(ca.MaxSubs)
 		a.MaxPayload = int32(noLimit(int(ca.MaxPayload)))
 	}

@@ -57,6 +57,8 @@ type user struct {
 	nkey     bool
 	account  *AccountInfo
 	perms    *Permissions
+	// connTypes restricts the kinds of connection (upper case); nil: any.
+	connTypes []string
 }
 
 // leafAuth is the leafnodes { authorization { ... } } block. Accounts are
@@ -205,6 +207,17 @@ func (a *Authenticator) addUser(cu *conf.User, accountDefault string, defPerms *
 		u.name, u.nkey, kind = cu.Nkey, true, "nkey"
 	} else if cu.Username == "" {
 		return errors.New("User entry requires a user")
+	}
+	for _, ct := range cu.AllowedConnectionTypes {
+		up := strings.ToUpper(ct)
+		switch up {
+		case jwt.ConnectionTypeStandard, jwt.ConnectionTypeWebsocket, jwt.ConnectionTypeLeafnode,
+			jwt.ConnectionTypeLeafnodeWS, jwt.ConnectionTypeMqtt, jwt.ConnectionTypeMqttWS,
+			jwt.ConnectionTypeInProcess:
+			u.connTypes = append(u.connTypes, up)
+		default:
+			return fmt.Errorf("unknown connection type %q", ct)
+		}
 	}
 	if _, dup := a.users[u.name]; dup {
 		return fmt.Errorf("Duplicate user %q detected", u.name)
@@ -507,6 +520,9 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 			if u == nil {
 				return nil, failf("%w: unknown nkey %q", ErrBadCredentials, nk)
 			}
+			if err := connTypeAllowed(u.connTypes, leaf); err != nil {
+				return nil, fail(err)
+			}
 			// The no_auth_user needs no signature; anyone else does.
 			if nk != a.noAuthUser {
 				if err := verifyNonceSig(nk, c.Sig, nonce); err != nil {
@@ -531,6 +547,9 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 			u := a.users[name]
 			if u == nil {
 				return nil, failf("%w: unknown user %q", ErrBadCredentials, name)
+			}
+			if err := connTypeAllowed(u.connTypes, leaf); err != nil {
+				return nil, fail(err)
 			}
 			if !comparePasswords(u.password, pass) {
 				return nil, failf("%w: wrong password for user %q", ErrBadCredentials, name)

@@ -165,11 +165,18 @@ func (p *Permissions) LeafInfo() (imp, exp *SubjectPermission) {
 // does not have.
 func (p *Permissions) ImportExportJSON() (imp, exp []byte) {
 	i, e := p.LeafInfo()
-	if i != nil {
-		imp, _ = json.Marshal(i)
+	return marshalList(i), marshalList(e)
+}
+
+// marshalList encodes without HTML escaping, so ">" stays ">" as in the
+// observed INFO (either form decodes the same).
+func marshalList(l *SubjectPermission) []byte {
+	if l == nil {
+		return nil
 	}
-	if e != nil {
-		exp, _ = json.Marshal(e)
-	}
-	return imp, exp
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(l) // cannot fail for string slices
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }

@@ -292,7 +292,7 @@ func (a *Authenticator) jwtAccount(key string) (*AccountInfo, error) {
 // connTypeAllowed applies a JWT's allowed_connection_types. Unknown types
 // are ignored as long as some known type remains; an all-unknown list
 // allows nothing (nats-server convertAllowedConnectionTypes).
-func connTypeAllowed(types jwt.StringList, leaf bool) error {
+func connTypeAllowed(types []string, leaf bool) error {
 	if len(types) == 0 {
 		return nil
 	}
@@ -305,7 +305,7 @@ func connTypeAllowed(types jwt.StringList, leaf bool) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: %s not in %v", ErrConnectionType, want, []string(types))
+	return fmt.Errorf("%w: %s not in %v", ErrConnectionType, want, types)
 }
 
 // sourceAllowed applies a JWT's src CIDR list to the client address.
