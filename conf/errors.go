@@ -23,6 +23,8 @@ type Error struct {
 	wrapped error // a sentinel such as ErrTLSNotSupported, for errors.Is
 }
 
+// Error formats the error as nats-server does: "<file>:<line>:<column>:
+// <message>", or "<file>: <message>" when there is no line.
 func (e *Error) Error() string {
 	switch {
 	case e.Line > 0:

@@ -27,9 +27,10 @@ func Load(path string) (*Options, []error, error) {
 }
 
 // Parse is Load for a configuration held in memory; path is only used to
-// name the file in messages. Include directives are resolved from the
-// working directory, as nats-server does for configuration strings, so tests
-// that use include should go through Load.
+// name the file in messages, and ConfigFile is left empty. Include
+// directives are resolved from the working directory, as nats-server does
+// for configuration strings, so tests that use include should go through
+// Load.
 func Parse(data []byte, path string) (*Options, []error, error) {
 	m, err := natsconf.ParseWithChecks(string(data))
 	if err != nil {

@@ -89,7 +89,9 @@ type Options struct {
 	LameDuckDuration    time.Duration
 	LameDuckGracePeriod time.Duration
 
-	// Loops is the number of event loops (Canopy only); 0 means one per core.
+	// Loops is the number of event loops; 0 means one per core. It is
+	// Canopy's own setting (config key loops, flag --loops): nats-server
+	// has no such key.
 	Loops int
 }
 
