@@ -314,6 +314,9 @@ func runConns(ctx context.Context, o *Options, res *Result) error {
 		cr.ClientBytesPerConn = float64(selfAfter-selfBefore) / float64(cr.Opened)
 	}
 
+	if o.opened != nil {
+		o.opened()
+	}
 	held := time.Now()
 	alive, err := hold(ctx, conns, o.Hold)
 	cr.HeldSeconds = time.Since(held).Seconds()

@@ -159,6 +159,9 @@ type Options struct {
 	// may drop, duplicate or hold it back. Tests use it to prove that the
 	// detector catches what it claims to.
 	fault func(sub int, pub uint32, seq uint64) faultAction
+	// opened, when set, is called once every idle connection is open, before
+	// the hold; tests look at the server through it.
+	opened func()
 }
 
 // faultAction is what a fault hook does to one message.

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestSuiteEndToEnd runs the whole suite with the test binary itself standing
+// in for nats-server as both A and B (see TestMain), on tiny counts: the
+// servers are real child processes started from config files, with a hub
+// and a leaf each for the leaf cases and a fresh one for the memory case.
+func TestSuiteEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child server processes")
+	}
+	t.Setenv(asServerEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	rep, err := RunSuite(context.Background(), SuiteOptions{
+		A:     ServerSpec{Name: "first", Cmd: []string{exe}},
+		B:     ServerSpec{Name: "second", Cmd: []string{exe}},
+		Quick: true,
+		Scale: 0.0001,
+		Conns: 50,
+		Dir:   t.TempDir(),
+		Log:   &log,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Failures) > 0 {
+		t.Fatalf("failures: %v\nlog:\n%s", rep.Failures, log.String())
+	}
+	cases := map[string]bool{}
+	for _, r := range rep.Rows {
+		cases[r.Case] = true
+		if r.Ratio <= 0 || r.AMedian <= 0 || r.BMedian <= 0 || len(r.A) != 1 || len(r.B) != 1 {
+			t.Errorf("row %s %s has no numbers: %+v", r.Case, r.Metric, r)
+		}
+	}
+	for _, k := range CaseKeys() {
+		if !cases[k] {
+			t.Errorf("case %s missing from the report", k)
+		}
+	}
+	if rep.Machine.Cores <= 0 {
+		t.Errorf("machine not described: %+v", rep.Machine)
+	}
+	var buf bytes.Buffer
+	if err := WriteSuiteJSON(&buf, rep); err != nil || !json.Valid(buf.Bytes()) {
+		t.Fatalf("suite JSON: %v", err)
+	}
+	buf.Reset()
+	if err := WriteSuiteTable(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"B/A", "pub/sub 1:1, 16 B", "leaf hop leaf -> hub", "idle connections", "mem/conn"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("suite table lacks %q:\n%s", want, buf.String())
+		}
+	}
+}
+
+func TestSuiteReportsAServerThatWillNotStart(t *testing.T) {
+	t.Setenv(asServerEnv, "1")
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := RunSuite(context.Background(), SuiteOptions{
+		A:     ServerSpec{Name: "good", Cmd: []string{exe}},
+		B:     ServerSpec{Name: "bad", Cmd: []string{exe, "--no-such-flag"}},
+		Quick: true, Scale: 0.0001, Only: []string{"pubsub-16"}, Dir: t.TempDir(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Failures) != 1 || !strings.Contains(rep.Failures[0], "exited at start") {
+		t.Fatalf("failures: %v", rep.Failures)
+	}
+	if _, err := RunSuite(context.Background(), SuiteOptions{A: ServerSpec{Cmd: []string{exe}}}); !errors.Is(err, ErrOptions) {
+		t.Fatalf("suite without B: want ErrOptions, got %v", err)
+	}
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+func startServer(t *testing.T, edit func(*server.Options)) string {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true}
+	if edit != nil {
+		edit(opts)
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(s.Shutdown)
+	return s.ClientURL()
+}
+
+func runCLI(args ...string) (code int, stdout, stderr string) {
+	var out, errb bytes.Buffer
+	code = run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCommandLine(t *testing.T) {
+	url := startServer(t, func(o *server.Options) { o.Authorization = "tok" })
+
+	code, out, errs := runCLI("pubsub", "-s", url, "--token", "tok", "-n", "500", "--subs", "2", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var rs []map[string]any
+	if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 1 || rs[0]["received"].(float64) != 1000 {
+		t.Fatalf("JSON output wrong (%v): %s", err, out)
+	}
+
+	code, out, _ = runCLI("reqrep", "-s", url, "--token", "tok", "-n", "100", "--csv")
+	if rows, err := csv.NewReader(strings.NewReader(out)).ReadAll(); code != 0 || err != nil || len(rows) != 2 {
+		t.Fatalf("CSV output wrong (exit %d, %v): %s", code, err, out)
+	}
+
+	code, out, _ = runCLI("pub", "-s", url, "--token", "tok", "-n", "100", "--compare", url, "--pairs", "2")
+	if code != 0 || !strings.Contains(out, "B/A") {
+		t.Fatalf("compare (exit %d): %s", code, out)
+	}
+
+	code, _, errs = runCLI("pubsub", "-s", url, "--token", "wrong", "-n", "10")
+	if code != exitFail || !strings.Contains(strings.ToLower(errs), "authorization violation") {
+		t.Fatalf("wrong token: exit %d, stderr %q", code, errs)
+	}
+	for _, args := range [][]string{
+		{"nosuch"},
+		{"pubsub", "--nosuchflag"},
+		{"pubsub", "--size", "-3"},
+		{"leaf", "-s", url},
+		{"pubsub", "--json", "--csv"},
+		{"suite", "--a", "x"},
+	} {
+		if code, _, _ := runCLI(args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	if code, out, _ := runCLI("help"); code != 0 || !strings.Contains(out, "Scenarios:") {
+		t.Fatalf("help: exit %d", code)
+	}
+}
