@@ -53,13 +53,17 @@ type rule struct {
 }
 
 // list is a compiled subject list. Literal subjects go into a map, so the
-// common case costs one hash lookup; wildcard entries are scanned. Entries
-// qualified with a queue group ("foo.* workers") are kept apart: they only
-// ever speak about queue subscriptions.
+// common case costs one hash lookup. Wildcard entries are scanned, but only
+// those whose first token is the subject's first token or a wildcard: a
+// long list of "svcN.*.x" entries costs one map lookup for an unrelated
+// subject. Entries qualified with a queue group ("foo.* workers") are kept
+// apart: they only ever speak about queue subscriptions.
 type list struct {
-	lits   map[string]struct{}
-	wild   []string
-	queued []queueEntry
+	lits     map[string]struct{}
+	wild     []string            // every wildcard entry, in order
+	byFirst  map[string][]string // wildcard entries by their literal first token
+	anyFirst []string            // wildcard entries starting with "*" or ">"
+	queued   []queueEntry
 }
 
 type queueEntry struct {
@@ -224,20 +228,38 @@ func (l *list) add(entry string, queues bool) bool {
 		}
 	}
 	l.wild = append(l.wild, subject)
+	if ft := firstToken(subject); ft == "*" || ft == ">" {
+		l.anyFirst = append(l.anyFirst, subject)
+	} else {
+		if l.byFirst == nil {
+			l.byFirst = make(map[string][]string)
+		}
+		l.byFirst[ft] = append(l.byFirst[ft], subject)
+	}
 	return true
 }
 
+// firstToken returns the subject up to its first '.'.
+func firstToken(subject string) string {
+	if i := strings.IndexByte(subject, '.'); i >= 0 {
+		return subject[:i]
+	}
+	return subject
+}
+
+// clone copies l (nil gives an empty list) for WithDeny to extend.
 func (l *list) clone() *list {
+	n := &list{}
 	if l == nil {
-		return &list{}
+		return n
 	}
-	n := &list{wild: clone(l.wild), queued: append([]queueEntry(nil), l.queued...)}
-	if len(l.lits) > 0 {
-		n.lits = make(map[string]struct{}, len(l.lits))
-		for k := range l.lits {
-			n.lits[k] = struct{}{}
-		}
+	for lit := range l.lits {
+		n.add(lit, false)
 	}
+	for _, w := range l.wild {
+		n.add(w, false)
+	}
+	n.queued = append([]queueEntry(nil), l.queued...)
 	return n
 }
 
@@ -280,7 +302,15 @@ func (l *list) matchPlain(subject string) bool {
 	if _, ok := l.lits[subject]; ok {
 		return true
 	}
-	for _, w := range l.wild {
+	if len(l.wild) == 0 {
+		return false
+	}
+	for _, w := range l.byFirst[firstToken(subject)] {
+		if sublist.Matches(w, subject) {
+			return true
+		}
+	}
+	for _, w := range l.anyFirst {
 		if sublist.Matches(w, subject) {
 			return true
 		}
