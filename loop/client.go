@@ -1,0 +1,558 @@
+package loop
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/canopy-nats/canopy/parser"
+	"github.com/canopy-nats/canopy/sublist"
+)
+
+type clientKind uint8
+
+const (
+	kindClient clientKind = iota
+	kindLeaf
+)
+
+// closeReason says why a connection ended, in nats-server's words (they
+// appear in the log and in /connz).
+type closeReason string
+
+const (
+	reasonClientClosed   closeReason = "Client Closed"
+	reasonAuthFailure    closeReason = "Authentication Failure"
+	reasonAuthTimeout    closeReason = "Authentication Timeout"
+	reasonStale          closeReason = "Stale Connection"
+	reasonParse          closeReason = "Parse Error"
+	reasonProtocol       closeReason = "Protocol Violation"
+	reasonMaxPayload     closeReason = "Maximum Payload Exceeded"
+	reasonSlowPending    closeReason = "Slow Consumer (Pending Bytes)"
+	reasonSlowDeadline   closeReason = "Slow Consumer (Write Deadline)"
+	reasonMaxConns       closeReason = "Maximum Connections Exceeded"
+	reasonBadProtocol    closeReason = "Bad Client Protocol Version"
+	reasonNoRespHeaders  closeReason = "No Responders Requires Headers"
+	reasonServerShutdown closeReason = "Server Shutdown"
+	reasonWriteError     closeReason = "Write Error"
+	reasonReadError      closeReason = "Read Error"
+)
+
+// The -ERR texts of nats-server v2.15.2 (PROTOCOL.md 2.8).
+const (
+	errAuthViolation   = "Authorization Violation"
+	errAuthTimeout     = "Authentication Timeout"
+	errUnknownOp       = "Unknown Protocol Operation"
+	errControlLine     = "maximum control line exceeded"
+	errMaxPayload      = "Maximum Payload Violation"
+	errBadProtocol     = "invalid client protocol"
+	errNoRespHeaders   = "no responders requires headers support"
+	errMaxConns        = "maximum connections exceeded"
+	errStale           = "Stale Connection"
+	errInvalidSubject  = "Invalid Subject"
+	errInvalidPubSubj  = "Invalid Publish Subject"
+	errMaxSubs         = "maximum subscriptions exceeded"
+	errPermPubPrefix   = "Permissions Violation for Publish to "
+	errPermSubPrefix   = "Permissions Violation for Subscription to "
+	errPermReplyPrefix = "Permissions Violation for Publish with Reply of "
+)
+
+// errClose makes the parser stop: the connection has been closed.
+var errClose = errors.New("loop: connection closed")
+
+// client is one connection: a NATS client or a leaf link.
+type client struct {
+	srv  *Server
+	w    *worker
+	conn gnet.Conn
+	cid  uint64
+	kind clientKind
+	p    parser.Parser
+	widx int
+
+	// Owned by the loop.
+	out          []byte
+	dirty        bool
+	connected    bool // a CONNECT was accepted
+	verbose      bool
+	pedantic     bool
+	echo         bool
+	noResponders bool
+	infoSent     bool // the connect_info INFO followed the first PONG
+	protocol     int
+	acc          *account
+	subs         map[string]*subscription
+	pingsOut     int
+	authDeadline int64 // unix nanos; 0 when not waiting for CONNECT
+	nextPing     int64
+	lastIn       int64
+	stalledSince int64
+	start        time.Time
+	nonce        string
+	meta         *clientMeta
+	reason       closeReason
+	raddr        net.Addr
+
+	// Shared: read from other loops.
+	closed   atomic.Bool
+	headers  atomic.Bool
+	inMsgs   atomic.Int64
+	inBytes  atomic.Int64
+	outMsgs  atomic.Int64
+	outBytes atomic.Int64
+}
+
+// clientMeta is what CONNECT told about the client; allocated only when it
+// says something.
+type clientMeta struct {
+	name, lang, version, user string
+}
+
+// connectOpts is the CONNECT JSON. Fields nats-server defaults to true are
+// preset before decoding.
+type connectOpts struct {
+	Verbose      bool   `json:"verbose"`
+	Pedantic     bool   `json:"pedantic"`
+	TLSRequired  bool   `json:"tls_required"`
+	Echo         bool   `json:"echo"`
+	Headers      bool   `json:"headers"`
+	NoResponders bool   `json:"no_responders"`
+	Protocol     int    `json:"protocol"`
+	Name         string `json:"name"`
+	Lang         string `json:"lang"`
+	Version      string `json:"version"`
+	User         string `json:"user"`
+	Pass         string `json:"pass"`
+	Token        string `json:"auth_token"`
+	Nkey         string `json:"nkey"`
+	Sig          string `json:"sig"`
+	JWT          string `json:"jwt"`
+	Account      string `json:"account"`
+	NewAccount   bool   `json:"new_account"`
+}
+
+func (c *client) ip() string {
+	if a, ok := c.raddr.(*net.TCPAddr); ok {
+		return a.IP.String()
+	}
+	return ""
+}
+
+// Op dispatches one parsed op. It implements parser.Handler.
+func (c *client) Op(op *parser.Op) error {
+	switch op.Kind {
+	case parser.Pub:
+		return c.processPub(op.Subject, op.Reply, 0, op.Msg)
+	case parser.HPub:
+		if !c.headers.Load() {
+			// nats-server closes without a word when headers were not
+			// negotiated.
+			return c.closeWith(reasonProtocol, "")
+		}
+		return c.processPub(op.Subject, op.Reply, op.HdrLen, op.Msg)
+	case parser.Sub:
+		return c.processSub(op.Subject, op.Queue, op.SID)
+	case parser.Unsub:
+		return c.processUnsub(op.SID, op.Max)
+	case parser.Ping:
+		c.processPing()
+	case parser.Pong:
+		c.pingsOut = 0
+	case parser.Connect:
+		return c.processConnect(op.Arg)
+	case parser.Info, parser.OK:
+	case parser.Err:
+		return c.closeWith(reasonClientClosed, "")
+	default:
+		return c.closeWith(reasonProtocol, errUnknownOp)
+	}
+	return nil
+}
+
+// parseError closes the connection with what nats-server says for err.
+func (c *client) parseError(err error) {
+	if errors.Is(err, errClose) || c.closed.Load() {
+		return
+	}
+	switch {
+	case errors.Is(err, parser.ErrUnknownOp), errors.Is(err, parser.ErrTerminator):
+		c.closeWith(reasonProtocol, errUnknownOp)
+	case errors.Is(err, parser.ErrControlLine):
+		c.closeWith(reasonProtocol, errControlLine)
+	case errors.Is(err, parser.ErrPayload):
+		c.closeWith(reasonMaxPayload, errMaxPayload)
+	case errors.Is(err, parser.ErrNotConnected):
+		c.closeWith(reasonAuthFailure, errAuthViolation)
+	default:
+		c.closeWith(reasonParse, "")
+	}
+}
+
+func (c *client) processConnect(arg []byte) error {
+	o := connectOpts{Verbose: true, Pedantic: true, Echo: true}
+	if err := json.Unmarshal(arg, &o); err != nil {
+		return c.closeWith(reasonParse, "")
+	}
+	now := c.w.now
+	c.authDeadline = 0
+	c.lastIn = now
+	c.nextPing = now + c.srv.firstPingDelay()
+	first := !c.connected
+	if !first {
+		// A second CONNECT may move the client to another account: its
+		// subscriptions go.
+		c.removeAllSubs()
+	}
+	c.echo = o.Echo
+	c.verbose = o.Verbose
+	c.pedantic = o.Pedantic
+	c.protocol = o.Protocol
+	hdr := o.Headers && !c.srv.opts.NoHeaderSupport
+	c.headers.Store(hdr)
+	c.noResponders = o.NoResponders
+	if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
+		c.meta = &clientMeta{name: o.Name, lang: o.Lang, version: o.Version, user: o.User}
+	}
+	if !c.srv.checkAuth(c, &o) {
+		c.srv.log.Errorf("%s - Authorization Error", c)
+		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
+	if o.Account != "" || o.NewAccount {
+		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
+	if o.Protocol < 0 || o.Protocol > 1 {
+		return c.closeWith(reasonBadProtocol, errBadProtocol)
+	}
+	if o.NoResponders && !hdr {
+		return c.closeWith(reasonNoRespHeaders, errNoRespHeaders)
+	}
+	if c.acc == nil {
+		c.acc = c.srv.gacc
+		c.acc.nconns.Add(1)
+	}
+	c.connected = true
+	c.p.NeedConnect = false
+	if c.verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// checkAuth authenticates a CONNECT against the server's authorization.
+// The authorization layer (auth package) replaces this in issue 3.
+func (s *Server) checkAuth(c *client, o *connectOpts) bool {
+	a := &s.opts.Authorization
+	switch {
+	case a.Token != "":
+		return subtle.ConstantTimeCompare([]byte(o.Token), []byte(a.Token)) == 1
+	case a.Username != "":
+		return o.User == a.Username && subtle.ConstantTimeCompare([]byte(o.Pass), []byte(a.Password)) == 1
+	case len(a.Users) > 0:
+		for _, u := range a.Users {
+			if u.Username == o.User && subtle.ConstantTimeCompare([]byte(o.Pass), []byte(u.Password)) == 1 {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func (s *Server) firstPingDelay() int64 {
+	d := s.opts.PingInterval
+	if d > 2*time.Second {
+		d = 2 * time.Second
+	}
+	return int64(d) + rand.Int64N(int64(d)/5+1)
+}
+
+func (c *client) processPing() {
+	c.out = append(c.out, "PONG\r\n"...)
+	if c.connected && !c.infoSent && c.protocol >= 1 && c.kind == kindClient {
+		c.infoSent = true
+		c.out = c.srv.appendInfo(c.out, c, true)
+	}
+	c.w.markDirty(c)
+}
+
+func (c *client) sendOK() {
+	c.out = append(c.out, "+OK\r\n"...)
+	c.w.markDirty(c)
+}
+
+// sendErr queues "-ERR 'text'"; the connection stays open.
+func (c *client) sendErr(text string) {
+	c.out = append(c.out, "-ERR '"...)
+	c.out = append(c.out, text...)
+	c.out = append(c.out, "'\r\n"...)
+	c.w.markDirty(c)
+}
+
+func (c *client) sendErrQuoted(prefix string, subject []byte) {
+	c.out = append(c.out, "-ERR '"...)
+	c.out = append(c.out, prefix...)
+	c.out = append(c.out, '"')
+	c.out = append(c.out, subject...)
+	c.out = append(c.out, "\"'\r\n"...)
+	c.w.markDirty(c)
+}
+
+// closeWith sends "-ERR 'text'" (unless text is empty), writes what is
+// pending and closes the connection. It returns errClose so a caller in the
+// parser can stop.
+func (c *client) closeWith(reason closeReason, text string) error {
+	if c.closed.Load() {
+		return errClose
+	}
+	if text != "" {
+		c.sendErr(text)
+	}
+	c.reason = reason
+	c.flushOut()
+	c.markClosed()
+	_ = c.conn.Close()
+	return errClose
+}
+
+// markClosed stops every delivery to c at once; OnClose does the cleanup.
+func (c *client) markClosed() {
+	c.closed.Store(true)
+}
+
+func (c *client) processSub(subject, queue, sid []byte) error {
+	if c.subs == nil {
+		c.subs = make(map[string]*subscription)
+	}
+	if !sublist.ValidSubject(string(subject)) {
+		c.sendErr(errInvalidSubject)
+		return nil
+	}
+	if queue != nil && !sublist.ValidQueue(string(queue)) {
+		c.sendErr(errInvalidSubject)
+		return nil
+	}
+	if _, dup := c.subs[string(sid)]; dup {
+		if c.verbose {
+			c.sendOK()
+		}
+		return nil
+	}
+	if max := c.srv.opts.MaxSubs; max > 0 && len(c.subs) >= max {
+		c.sendErr(errMaxSubs)
+		return nil
+	}
+	sub := &subscription{c: c, subject: string(subject), queue: string(queue), sid: string(sid)}
+	if err := c.acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+		c.sendErr(errInvalidSubject)
+		return nil
+	}
+	c.subs[sub.sid] = sub
+	if c.verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+func (c *client) processUnsub(sid []byte, max int64) error {
+	sub, ok := c.subs[string(sid)]
+	if ok {
+		if max > 0 && max > sub.nm.Load() {
+			sub.max.Store(max)
+		} else {
+			c.removeSub(sub)
+		}
+	}
+	if c.verbose {
+		c.sendOK()
+	}
+	return nil
+}
+
+// removeSub drops one of c's subscriptions; a sub that is no longer c's
+// (already removed, or its sid reused) is left alone.
+func (c *client) removeSub(sub *subscription) {
+	if c.subs[sub.sid] != sub {
+		return
+	}
+	delete(c.subs, sub.sid)
+	_ = c.acc.sl.Remove(sub.subject, sub.queue, sub)
+}
+
+func (c *client) removeAllSubs() {
+	for _, sub := range c.subs {
+		c.removeSub(sub)
+	}
+}
+
+// processPub handles PUB and HPUB: checks, then delivery.
+func (c *client) processPub(subject, reply []byte, hdr int, msg []byte) error {
+	c.inMsgs.Add(1)
+	c.inBytes.Add(int64(len(msg)))
+	c.w.stats.inMsgs.Add(1)
+	c.w.stats.inBytes.Add(int64(len(msg)))
+	if c.pedantic && !sublist.ValidLiteral(string(subject)) {
+		c.sendErr(errInvalidPubSubj)
+	}
+	if hasPrefix(subject, "_GR_.") {
+		c.sendErrQuoted(errPermPubPrefix, subject)
+		return nil
+	}
+	if len(reply) > 0 && reservedReply(reply) {
+		c.sendErrQuoted(errPermReplyPrefix, reply)
+		return nil
+	}
+	if c.verbose {
+		c.sendOK()
+	}
+	if c.acc == nil {
+		c.acc = c.srv.gacc
+	}
+	n := c.w.deliver(c, c.acc, subject, reply, hdr, msg)
+	if n == 0 && len(reply) > 0 && c.noResponders {
+		c.sendNoResponders(subject, reply)
+	}
+	return nil
+}
+
+func hasPrefix(b []byte, p string) bool {
+	return len(b) >= len(p) && string(b[:len(p)]) == p
+}
+
+// reservedReply is true for reply subjects only the server may create.
+func reservedReply(r []byte) bool {
+	return hasPrefix(r, "_R_.") || hasPrefix(r, "$JS.ACK.") || hasPrefix(r, "_GR_.") || hasPrefix(r, "$GR.")
+}
+
+// sendNoResponders tells a requester that nobody got its request, on its
+// own subscription to the reply subject.
+func (c *client) sendNoResponders(subject, reply []byte) {
+	r := c.acc.sl.Match(reply)
+	for _, sub := range r.Plain {
+		if sub.c != c {
+			continue
+		}
+		const status = "NATS/1.0 503\r\nNats-Subject: "
+		l := len(status) + len(subject) + 4
+		b := c.out
+		b = append(b, "HMSG "...)
+		b = append(b, reply...)
+		b = append(b, ' ')
+		b = append(b, sub.sid...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(l), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(l), 10)
+		b = append(b, "\r\n"...)
+		b = append(b, status...)
+		b = append(b, subject...)
+		b = append(b, "\r\n\r\n\r\n"...)
+		c.out = b
+		c.w.markDirty(c)
+		return
+	}
+}
+
+// queueMsg appends a framed message for c on c's own loop.
+func (c *client) queueMsg(b []byte) {
+	c.out = append(c.out, b...)
+	c.outMsgs.Add(1)
+	c.outBytes.Add(int64(len(b)))
+	c.w.markDirty(c)
+}
+
+// flushOut writes c's pending output with one Write and applies
+// back-pressure: a receiver that stays far behind makes this loop wait for
+// it briefly, and one past max_pending is closed as a slow consumer.
+func (c *client) flushOut() {
+	if len(c.out) == 0 || c.closed.Load() {
+		c.releaseOut()
+		return
+	}
+	if _, err := c.conn.Write(c.out); err != nil {
+		c.releaseOut()
+		return
+	}
+	c.releaseOut()
+	pending := c.conn.OutboundBuffered()
+	if pending == 0 {
+		c.stalledSince = 0
+		return
+	}
+	if c.stalledSince == 0 {
+		c.stalledSince = c.w.now
+	}
+	if int64(pending) > c.srv.opts.MaxPending {
+		c.w.stats.slowConsumers.Add(1)
+		c.srv.log.Noticef("%s - Slow Consumer Detected: MaxPending of %d Exceeded", c, c.srv.opts.MaxPending)
+		c.reason = reasonSlowPending
+		c.markClosed()
+		_ = c.conn.Close()
+		return
+	}
+	if pending > stallBytes {
+		c.waitDrain()
+	}
+}
+
+// releaseOut drops the out buffer when it grew large, so an idle connection
+// holds little memory.
+func (c *client) releaseOut() {
+	if cap(c.out) > 64<<10 {
+		c.out = nil
+		return
+	}
+	c.out = c.out[:0]
+}
+
+func (c *client) String() string {
+	host := "pipe"
+	if c.raddr != nil {
+		host = c.raddr.String()
+	}
+	return host + " - cid:" + strconv.FormatUint(c.cid, 10)
+}
+
+// checkTimers runs on the loop from the tick task.
+func (c *client) checkTimers(now int64) {
+	if c.closed.Load() {
+		return
+	}
+	if c.authDeadline != 0 && now >= c.authDeadline {
+		c.srv.log.Errorf("%s - Authentication Timeout", c)
+		c.closeWith(reasonAuthTimeout, errAuthTimeout)
+		return
+	}
+	if c.stalledSince != 0 && now-c.stalledSince > int64(c.srv.opts.WriteDeadline) {
+		if c.conn.OutboundBuffered() > 0 {
+			c.w.stats.slowConsumers.Add(1)
+			c.srv.log.Noticef("%s - Slow Consumer Detected: WriteDeadline of %v exceeded", c, c.srv.opts.WriteDeadline)
+			c.reason = reasonSlowDeadline
+			c.markClosed()
+			_ = c.conn.Close()
+			return
+		}
+		c.stalledSince = 0
+	}
+	if c.nextPing != 0 && now >= c.nextPing {
+		interval := int64(c.srv.opts.PingInterval)
+		c.nextPing = now + interval
+		if c.kind == kindClient && c.connected && now-c.lastIn < interval {
+			return
+		}
+		if c.pingsOut+1 > c.srv.opts.MaxPingsOut {
+			c.srv.log.Debugf("%s - Stale Client Connection - Closing", c)
+			c.closeWith(reasonStale, errStale)
+			return
+		}
+		c.pingsOut++
+		c.out = append(c.out, "PING\r\n"...)
+		c.w.markDirty(c)
+	}
+}

@@ -1,0 +1,44 @@
+// Package loop is Canopy's reactor: it owns the gnet engine, the listeners,
+// every connection's lifecycle, the dispatch of parsed ops, message delivery
+// with per-destination batching, timers and back-pressure.
+//
+// # Threading contract
+//
+// gnet runs N event loops, each a goroutine. Canopy keeps one worker per
+// loop, and every connection (client) belongs to exactly one worker for its
+// whole life.
+//
+//   - A client's fields are read and written only by its worker's loop,
+//     except the few marked "shared" in their declarations, which are atomic
+//     and may be read from any loop (closed, headers, counters, weights).
+//   - Delivering to a client on another loop never touches that client's
+//     buffers: the publisher appends the framed message to a batch addressed
+//     to the destination worker, and at the end of the traffic event hands
+//     the whole batch over (worker.push). The destination drains its inbox on
+//     its own loop (worker.drain), with at most one gnet Execute pending per
+//     worker; the flag that says one is pending is cleared under the same
+//     lock that takes the batches, so no wake-up is lost.
+//   - Sublists are safe for concurrent use; each worker keeps its own L1 match
+//     cache per account, checked against the sublist's generation.
+//   - An account's interest map (what its leaf links have been told) is
+//     guarded by the account's mutex; it is touched on SUB/UNSUB, never per
+//     message.
+//   - OnTick runs on gnet's ticker goroutine; it only schedules a tick task
+//     on each worker (Execute), which then checks that worker's clients'
+//     timers on the loop.
+//   - Server fields written after Start are guarded by Server.mu; the hot
+//     path reads none of them.
+//
+// Lock order: Server.mu, then account.mu, then worker.mu. No lock is held
+// while calling into gnet.
+//
+// # Ordering
+//
+// A connection's ops are processed in order. Within one traffic event all
+// deliveries are appended before the event's output is flushed, and batches
+// for other loops are handed over before the publisher's own output (its
+// PONG) is written, so a PONG never overtakes the messages it follows.
+// gnet may reorder Execute tasks relative to each other, but a publisher's
+// messages to one destination travel in batch order through one inbox, so
+// per-publisher order holds.
+package loop

@@ -1,0 +1,121 @@
+package loop
+
+import (
+	"net"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/canopy-nats/canopy/parser"
+)
+
+// handler receives gnet's events. The same value is called from every
+// loop at once: it keeps no state of its own.
+type handler struct {
+	gnet.BuiltinEventEngine
+	srv *Server
+}
+
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.srv.boot(eng)
+	return gnet.None
+}
+
+func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := h.srv
+	w := s.workerOf(gc.EventLoop())
+	now := time.Now()
+	w.now = now.UnixNano()
+	c := &client{
+		srv:   s,
+		w:     w,
+		conn:  gc,
+		cid:   s.nextCID.Add(1),
+		kind:  kindClient,
+		start: now,
+		echo:  true,
+		raddr: gc.RemoteAddr(),
+	}
+	gc.SetContext(c)
+	w.add(c)
+	s.total.Add(1)
+	c.p.Mode = parser.Client
+	c.p.MaxControlLine = int(s.opts.MaxControlLine)
+	c.p.MaxPayload = int(s.opts.MaxPayload)
+	c.nextPing = w.now + s.firstPingDelay()
+	n := s.nclients.Add(1)
+	if s.authRequired() {
+		c.p.NeedConnect = true
+		c.authDeadline = w.now + int64(s.opts.Authorization.Timeout)
+	}
+	out := s.appendInfo(nil, c, false)
+	if max := s.opts.MaxConn; max > 0 && n > int64(max) {
+		out = append(out, "-ERR '"+errMaxConns+"'\r\n"...)
+		c.reason = reasonMaxConns
+		c.closed.Store(true)
+		return out, gnet.Close
+	}
+	return out, gnet.None
+}
+
+func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*client)
+	if c == nil {
+		return gnet.Close
+	}
+	buf, _ := gc.Next(-1)
+	if c.closed.Load() {
+		return gnet.None
+	}
+	w := c.w
+	w.now = time.Now().UnixNano()
+	c.lastIn = w.now
+	if err := c.p.Parse(buf, c); err != nil {
+		c.parseError(err)
+	}
+	w.flush()
+	return gnet.None
+}
+
+func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, _ := gc.Context().(*client)
+	if c == nil {
+		return gnet.None
+	}
+	c.closed.Store(true)
+	c.w.remove(c)
+	if c.acc != nil {
+		c.removeAllSubs()
+		c.acc.nconns.Add(-1)
+	}
+	c.p.Release()
+	c.out = nil
+	if c.kind == kindClient {
+		h.srv.nclients.Add(-1)
+	}
+	if c.reason == "" {
+		c.reason = reasonClientClosed
+		if err != nil {
+			c.reason = reasonReadError
+		}
+	}
+	h.srv.log.Debugf("%s - Client connection closed: %s", c, c.reason)
+	return gnet.None
+}
+
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	s := h.srv
+	s.wmu.Lock()
+	for _, w := range s.wmap {
+		w.scheduleTick()
+	}
+	s.wmu.Unlock()
+	return tickInterval, gnet.None
+}
+
+// isLeafPort reports whether a local address is the leafnode listener's.
+func (s *Server) isLeafPort(a net.Addr) bool {
+	la, ok := s.LeafAddr().(*net.TCPAddr)
+	ta, ok2 := a.(*net.TCPAddr)
+	return ok && ok2 && la != nil && ta != nil && la.Port == ta.Port
+}

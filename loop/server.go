@@ -1,0 +1,365 @@
+package loop
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nkeys"
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/canopy-nats/canopy/conf"
+)
+
+// Version is Canopy's own version.
+const Version = "0.1.0"
+
+// CompatVersion is the nats-server version whose wire protocol Canopy speaks.
+// It is what INFO and leaf CONNECT advertise as "version", because clients
+// and peers gate features on it.
+const CompatVersion = "2.15.2"
+
+// Logger is where the server writes its log. *logger.Logger satisfies it.
+type Logger interface {
+	Noticef(format string, v ...any)
+	Warnf(format string, v ...any)
+	Errorf(format string, v ...any)
+	Debugf(format string, v ...any)
+	Tracef(format string, v ...any)
+}
+
+// Errors returned by the server's API.
+var (
+	ErrStarted    = errors.New("loop: server already started")
+	ErrNotRunning = errors.New("loop: server not running")
+)
+
+// Server is one Canopy server: its listeners, accounts and connections.
+type Server struct {
+	opts *conf.Options
+	log  Logger
+	id   string // server public nkey
+	name string
+
+	handler *handler
+	eng     gnet.Engine
+	workers []*worker // fixed at Start: one per event loop, in registration order
+	wmu     sync.Mutex
+	wmap    map[gnet.EventLoop]*worker
+
+	clientAddr string // the gnet listen address of the client port
+	leafAddr   string // of the leafnode port, "" when none
+
+	mu       sync.Mutex
+	accounts map[string]*account
+	gacc     *account
+	running  bool
+	ready    chan struct{}
+	done     chan struct{}
+	runErr   error
+	bound    map[string]net.Addr // listener address -> actual bound address
+	start    time.Time
+	shutdown atomic.Bool
+
+	nextCID  atomic.Uint64
+	nclients atomic.Int64 // client connections open (for max_connections)
+	total    atomic.Uint64
+
+	// infoJSON is the static part of the client INFO, without the closing
+	// brace; per-connection fields are appended to it.
+	infoJSON []byte
+}
+
+// New builds a server from normalized options. It binds nothing yet.
+func New(opts *conf.Options, log Logger) (*Server, error) {
+	if opts == nil {
+		opts = &conf.Options{}
+	}
+	opts.Normalize()
+	kp, err := nkeys.CreateServer()
+	if err != nil {
+		return nil, fmt.Errorf("loop: server identity: %w", err)
+	}
+	id, err := kp.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("loop: server identity: %w", err)
+	}
+	s := &Server{
+		opts:     opts,
+		log:      log,
+		id:       id,
+		name:     opts.ServerName,
+		wmap:     make(map[gnet.EventLoop]*worker),
+		accounts: make(map[string]*account),
+		ready:    make(chan struct{}),
+		done:     make(chan struct{}),
+		bound:    make(map[string]net.Addr),
+	}
+	if s.name == "" {
+		s.name = id
+	}
+	if s.log == nil {
+		s.log = discard{}
+	}
+	for i := 0; i < opts.Loops; i++ {
+		s.workers = append(s.workers, newWorker(s, i))
+	}
+	s.gacc = s.registerAccount(conf.GlobalAccount)
+	s.handler = &handler{srv: s}
+	return s, nil
+}
+
+// ID is the server's public nkey, as INFO's server_id.
+func (s *Server) ID() string { return s.id }
+
+// Name is the server name (server_id when none is configured).
+func (s *Server) Name() string { return s.name }
+
+// Options returns the options the server runs with. Do not modify them.
+func (s *Server) Options() *conf.Options { return s.opts }
+
+// Start binds the listeners and runs the event loops in the background. It
+// returns once the server accepts connections, or with the error that
+// prevented it.
+func (s *Server) Start() error {
+	s.mu.Lock()
+	if s.running {
+		s.mu.Unlock()
+		return ErrStarted
+	}
+	s.running = true
+	s.start = time.Now()
+	s.mu.Unlock()
+
+	o := s.opts
+	s.clientAddr = "tcp://" + net.JoinHostPort(o.Host, portArg(o.Port))
+	addrs := []string{s.clientAddr}
+	if o.LeafNode.Port != 0 {
+		s.leafAddr = "tcp://" + net.JoinHostPort(o.LeafNode.Host, portArg(o.LeafNode.Port))
+		addrs = append(addrs, s.leafAddr)
+	}
+	go func() {
+		err := gnet.Rotate(s.handler, addrs,
+			gnet.WithNumEventLoop(len(s.workers)),
+			gnet.WithLoadBalancing(gnet.LeastConnections),
+			gnet.WithReuseAddr(true),
+			gnet.WithTicker(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithLogger(gnetLog{}),
+		)
+		s.mu.Lock()
+		s.runErr = err
+		s.mu.Unlock()
+		select {
+		case <-s.ready:
+		default:
+			close(s.ready)
+		}
+		close(s.done)
+	}()
+	<-s.ready
+	s.mu.Lock()
+	err := s.runErr
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("loop: listen: %w", err)
+	}
+	s.log.Noticef("Listening for client connections on %s", s.ClientAddr())
+	if s.leafAddr != "" {
+		s.log.Noticef("Listening for leafnode connections on %s", s.LeafAddr())
+	}
+	s.log.Noticef("Server is ready")
+	return nil
+}
+
+func portArg(p int) string {
+	if p < 0 {
+		return "0"
+	}
+	return strconv.Itoa(p)
+}
+
+// boot runs in OnBoot: it records the engine and the addresses the
+// listeners really bound (port 0 picks one).
+func (s *Server) boot(eng gnet.Engine) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.eng = eng
+	for _, a := range []string{s.clientAddr, s.leafAddr} {
+		if a == "" {
+			continue
+		}
+		s.bound[a] = boundAddr(eng, a)
+	}
+	close(s.ready)
+}
+
+func boundAddr(eng gnet.Engine, addr string) net.Addr {
+	hostport := addr[len("tcp://"):]
+	fd, err := eng.DupListener("tcp", hostport)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(fd)
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return nil
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(a.Addr[:]), Port: a.Port}
+	}
+	return nil
+}
+
+// ClientAddr is the address the client listener is bound to.
+func (s *Server) ClientAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.bound[s.clientAddr]
+}
+
+// LeafAddr is the address the leafnode listener is bound to, or nil.
+func (s *Server) LeafAddr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.leafAddr == "" {
+		return nil
+	}
+	return s.bound[s.leafAddr]
+}
+
+// Shutdown closes every connection and stops the event loops.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	running := s.running
+	eng := s.eng
+	s.mu.Unlock()
+	if !running {
+		return ErrNotRunning
+	}
+	if !s.shutdown.CompareAndSwap(false, true) {
+		<-s.done
+		return nil
+	}
+	if err := eng.Stop(ctx); err != nil {
+		return fmt.Errorf("loop: stop: %w", err)
+	}
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.log.Noticef("Server Exiting..")
+	return nil
+}
+
+// Done is closed when the event loops have stopped.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// workerOf returns the worker of an event loop, registering it on first use.
+func (s *Server) workerOf(el gnet.EventLoop) *worker {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if w, ok := s.wmap[el]; ok {
+		return w
+	}
+	w := s.workers[len(s.wmap)]
+	w.el = el
+	s.wmap[el] = w
+	return w
+}
+
+// clientInfo is the INFO a client receives on connect, in nats-server's
+// field order.
+type clientInfo struct {
+	ServerID      string `json:"server_id"`
+	ServerName    string `json:"server_name"`
+	Version       string `json:"version"`
+	Proto         int    `json:"proto"`
+	Go            string `json:"go"`
+	Host          string `json:"host"`
+	Port          int    `json:"port"`
+	Headers       bool   `json:"headers"`
+	AuthRequired  bool   `json:"auth_required,omitempty"`
+	MaxPayload    int32  `json:"max_payload"`
+	ClientID      uint64 `json:"client_id,omitempty"`
+	ClientIP      string `json:"client_ip,omitempty"`
+	Nonce         string `json:"nonce,omitempty"`
+	ConnectInfo   bool   `json:"connect_info,omitempty"`
+	RemoteAccount string `json:"remote_account,omitempty"`
+	AccIsSys      bool   `json:"acc_is_sys,omitempty"`
+	LDM           bool   `json:"ldm,omitempty"`
+}
+
+func (s *Server) baseInfo() clientInfo {
+	host, port := s.opts.Host, s.opts.Port
+	if a, ok := s.ClientAddr().(*net.TCPAddr); ok && a != nil {
+		port = a.Port
+	}
+	return clientInfo{
+		ServerID:     s.id,
+		ServerName:   s.name,
+		Version:      CompatVersion,
+		Proto:        1,
+		Go:           runtime.Version(),
+		Host:         host,
+		Port:         port,
+		Headers:      !s.opts.NoHeaderSupport,
+		AuthRequired: s.authRequired(),
+		MaxPayload:   s.opts.MaxPayload,
+	}
+}
+
+// appendInfo appends "INFO {...} \r\n" for c.
+func (s *Server) appendInfo(b []byte, c *client, connectInfo bool) []byte {
+	inf := s.baseInfo()
+	inf.ClientID = c.cid
+	inf.ClientIP = c.ip()
+	inf.Nonce = c.nonce
+	if connectInfo {
+		inf.Nonce = ""
+		inf.ConnectInfo = true
+		if c.acc != nil {
+			inf.RemoteAccount = c.acc.name
+		}
+	}
+	js, _ := json.Marshal(&inf)
+	b = append(b, "INFO "...)
+	b = append(b, js...)
+	return append(b, " \r\n"...)
+}
+
+func (s *Server) authRequired() bool {
+	a := &s.opts.Authorization
+	return a.Token != "" || a.Username != "" || len(a.Users) > 0
+}
+
+// discard is the logger used when none is given.
+type discard struct{}
+
+func (discard) Noticef(string, ...any) {}
+func (discard) Warnf(string, ...any)   {}
+func (discard) Errorf(string, ...any)  {}
+func (discard) Debugf(string, ...any)  {}
+func (discard) Tracef(string, ...any)  {}
+
+// gnetLog silences gnet's own logger: it is process-wide, and what it says
+// is reported through our callbacks anyway.
+type gnetLog struct{}
+
+func (gnetLog) Debugf(string, ...any) {}
+func (gnetLog) Infof(string, ...any)  {}
+func (gnetLog) Warnf(string, ...any)  {}
+func (gnetLog) Errorf(string, ...any) {}
+func (gnetLog) Fatalf(string, ...any) {}

@@ -1,0 +1,236 @@
+package loop
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Back-pressure thresholds. A receiver whose unsent output passes stallBytes
+// makes the loop that feeds it wait, briefly, for it to drain; past
+// max_pending it is a slow consumer and is closed.
+const (
+	stallBytes    = 2 << 20
+	stallMax      = 5 * time.Millisecond
+	inboxStall    = 8 << 20
+	tickInterval  = 100 * time.Millisecond
+	batchInitSize = 32 << 10
+)
+
+// worker is the per-event-loop state.
+type worker struct {
+	id  int
+	srv *Server
+	el  gnet.EventLoop // set when the loop is first seen
+
+	// Owned by the loop.
+	clients []*client // every connection on this loop, for timers
+	dirty   []*client // clients whose out buffer holds bytes to write
+	out     []*batch  // batches being filled, indexed by destination worker id
+	outIDs  []int     // ids with a non-nil out entry
+	stats   workerStats
+	now     int64 // unix nanos at the start of the current event
+
+	// Shared with other loops: guarded by mu.
+	mu        sync.Mutex
+	inbox     []*batch
+	spare     []*batch
+	scheduled bool
+	backlog   atomic.Int64 // bytes handed to this worker, not yet drained
+
+	tickPending atomic.Bool
+	drainTask   gnet.Runnable
+	tickTask    gnet.Runnable
+}
+
+// workerStats are the loop's message counters; written by the loop only,
+// read by monitoring.
+type workerStats struct {
+	inMsgs, inBytes, outMsgs, outBytes atomic.Int64
+	slowConsumers                      atomic.Int64
+}
+
+// batch carries framed messages from one loop to another: buf holds them
+// back to back, segs says whose each one is.
+type batch struct {
+	buf  []byte
+	segs []segment
+}
+
+// segment is one message of a batch, or, when unsub is set, the news that
+// an auto-unsubscribing subscription has had its last message.
+type segment struct {
+	c     *client
+	n     int32
+	unsub *subscription
+}
+
+var batchPool = sync.Pool{New: func() any {
+	return &batch{buf: make([]byte, 0, batchInitSize), segs: make([]segment, 0, 64)}
+}}
+
+func newWorker(s *Server, id int) *worker {
+	w := &worker{id: id, srv: s, out: make([]*batch, s.opts.Loops)}
+	w.drainTask = gnet.RunnableFunc(func(context.Context) error { w.drain(); return nil })
+	w.tickTask = gnet.RunnableFunc(func(context.Context) error { w.tick(); return nil })
+	return w
+}
+
+// appendTo returns the batch for destination d, taking one from the pool
+// when d has none yet in this event.
+func (w *worker) batchFor(d *worker) *batch {
+	b := w.out[d.id]
+	if b == nil {
+		b = batchPool.Get().(*batch)
+		w.out[d.id] = b
+		w.outIDs = append(w.outIDs, d.id)
+	}
+	return b
+}
+
+// markDirty records that c has output to write at the end of the event.
+func (w *worker) markDirty(c *client) {
+	if !c.dirty {
+		c.dirty = true
+		w.dirty = append(w.dirty, c)
+	}
+}
+
+// flush ends a traffic event: batches for other loops are handed over
+// first, then every local client with output is written once.
+func (w *worker) flush() {
+	stall := false
+	for _, id := range w.outIDs {
+		b := w.out[id]
+		w.out[id] = nil
+		d := w.srv.workers[id]
+		d.push(b)
+		stall = stall || d.backlog.Load() > inboxStall
+	}
+	if stall {
+		w.waitInboxes(w.outIDs)
+	}
+	w.outIDs = w.outIDs[:0]
+	for i, c := range w.dirty {
+		w.dirty[i] = nil
+		c.dirty = false
+		c.flushOut()
+	}
+	w.dirty = w.dirty[:0]
+}
+
+// push hands a batch to w from another loop.
+func (w *worker) push(b *batch) {
+	w.backlog.Add(int64(len(b.buf)))
+	w.mu.Lock()
+	w.inbox = append(w.inbox, b)
+	wake := !w.scheduled
+	w.scheduled = true
+	w.mu.Unlock()
+	if wake {
+		if err := w.el.Execute(context.Background(), w.drainTask); err != nil {
+			// The engine is shutting down: nothing will be delivered anyway.
+			w.mu.Lock()
+			w.scheduled = false
+			w.mu.Unlock()
+		}
+	}
+}
+
+// drain runs on w's loop: it moves every batch handed to it into the
+// receivers' out buffers and writes them.
+func (w *worker) drain() {
+	w.mu.Lock()
+	in := w.inbox
+	w.inbox = w.spare[:0]
+	w.scheduled = false
+	w.mu.Unlock()
+	w.now = time.Now().UnixNano()
+	var n int64
+	for i, b := range in {
+		off := 0
+		for _, sg := range b.segs {
+			end := off + int(sg.n)
+			if c := sg.c; !c.closed.Load() {
+				if sg.unsub != nil {
+					c.removeSub(sg.unsub)
+				} else {
+					c.queueMsg(b.buf[off:end])
+				}
+			}
+			off = end
+		}
+		n += int64(len(b.buf))
+		b.buf = b.buf[:0]
+		clear(b.segs)
+		b.segs = b.segs[:0]
+		if cap(b.buf) <= 4*batchInitSize {
+			batchPool.Put(b)
+		}
+		in[i] = nil
+	}
+	w.mu.Lock()
+	w.spare = in[:0]
+	w.mu.Unlock()
+	w.backlog.Add(-n)
+	w.flush()
+}
+
+// waitInboxes pauses the publishing loop while a destination loop is far
+// behind, so a fast publisher cannot grow another loop's inbox without bound.
+func (w *worker) waitInboxes(dsts []int) {
+	deadline := time.Now().Add(stallMax)
+	for _, id := range dsts {
+		d := w.srv.workers[id]
+		for d.backlog.Load() > inboxStall && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
+// add and remove keep the list of the loop's clients for the timers.
+func (w *worker) add(c *client) {
+	c.widx = len(w.clients)
+	w.clients = append(w.clients, c)
+}
+
+func (w *worker) remove(c *client) {
+	i := c.widx
+	if i < 0 || i >= len(w.clients) || w.clients[i] != c {
+		return
+	}
+	last := len(w.clients) - 1
+	w.clients[i] = w.clients[last]
+	w.clients[i].widx = i
+	w.clients[last] = nil
+	w.clients = w.clients[:last]
+	c.widx = -1
+}
+
+// scheduleTick asks the loop to check its timers, unless a check is already
+// pending. It runs on gnet's ticker goroutine.
+func (w *worker) scheduleTick() {
+	if w.el == nil || !w.tickPending.CompareAndSwap(false, true) {
+		return
+	}
+	if err := w.el.Execute(context.Background(), w.tickTask); err != nil {
+		w.tickPending.Store(false)
+	}
+}
+
+// tick checks every client's deadlines: auth timeout, pings, write stalls.
+func (w *worker) tick() {
+	w.tickPending.Store(false)
+	w.now = time.Now().UnixNano()
+	// Iterate over a snapshot of the length: a timer may close a client,
+	// which swaps the last one into its slot.
+	for i := len(w.clients) - 1; i >= 0; i-- {
+		if i < len(w.clients) {
+			w.clients[i].checkTimers(w.now)
+		}
+	}
+	w.flush()
+}
