@@ -377,6 +377,16 @@ func (a *Authenticator) setupOperator(opts *conf.Options) error {
 			}
 		}
 	}
+	// nats-server resolves a named system account at startup and refuses to
+	// start when it cannot.
+	if a.system != conf.SystemAccount || opts.SystemAccount != "" {
+		if _, err := a.jwtAccount(a.system); err != nil {
+			return fmt.Errorf("error resolving system account: %w", err)
+		}
+	} else if a.accounts[a.system] == nil {
+		a.accounts[a.system] = &AccountInfo{Name: a.system, System: true, MaxConnections: Unlimited,
+			MaxLeafNodes: Unlimited, MaxSubs: Unlimited, MaxPayload: Unlimited}
+	}
 	// $G exists in operator mode too, although no JWT user can bind to it.
 	if a.accounts[conf.GlobalAccount] == nil {
 		a.accounts[conf.GlobalAccount] = &AccountInfo{Name: conf.GlobalAccount, MaxConnections: Unlimited,

@@ -270,6 +270,7 @@ func TestOperatorAccountExpiredAndStrict(t *testing.T) {
 	// Strict signing key usage: the operator identity key no longer signs
 	// accounts, and the account key no longer signs users.
 	env = newOperatorEnv(t)
+	env.addAccount(t, env.sysPub, "SYS", nil, env.opSK)
 	bkp, bpub := keys(t, nkeys.CreateAccount)
 	bsk, bskPub := keys(t, nkeys.CreateAccount)
 	env.addAccount(t, bpub, "B", func(ac *jwt.AccountClaims) { ac.SigningKeys.Add(bskPub) }, env.opSK)
@@ -422,5 +423,60 @@ func TestOperatorExports(t *testing.T) {
 	d, _ := a.LookupAccount(dpub)
 	if len(d.Imports) != 1 || d.Imports[0].Export.Subject != "private.>" {
 		t.Fatalf("activation token import not accepted: %+v", d.Imports)
+	}
+}
+
+func TestOperatorDefaultAndResponsePermissions(t *testing.T) {
+	env := newOperatorEnv(t)
+	akp, apub := keys(t, nkeys.CreateAccount)
+	env.addAccount(t, apub, "A", func(ac *jwt.AccountClaims) {
+		ac.DefaultPermissions.Sub.Deny.Add("private.>")
+	}, env.op)
+	a := mustNew(t, env.options(t, nil))
+	nonce := a.NewNonce()
+
+	// No permissions in the user JWT: the account's defaults apply.
+	tok, ukp, _ := userJWT(t, akp, apub, nil)
+	id, err := a.Authenticate(&ConnectCreds{JWT: tok, Sig: sign(t, ukp, nonce)}, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Perms.CanSubscribe("private.x", "") || !id.Perms.CanSubscribe("public", "") {
+		t.Fatal("account default permissions not applied")
+	}
+
+	// resp in the user JWT: allow_responses with "deny all but replies".
+	tok, ukp, _ = userJWT(t, akp, apub, func(uc *jwt.UserClaims) {
+		uc.Resp = &jwt.ResponsePermission{MaxMsgs: 2, Expires: time.Minute}
+	})
+	id, err = a.Authenticate(&ConnectCreds{JWT: tok, Sig: sign(t, ukp, nonce)}, nonce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := id.Perms.Response()
+	if r == nil || r.MaxMsgs != 2 || r.Expires != time.Minute || id.Perms.CanPublish([]byte("x")) {
+		t.Fatalf("response permission %+v", r)
+	}
+	if !id.Perms.CanSubscribe("private.x", "") {
+		t.Fatal("user permissions replace the account defaults")
+	}
+	c := NewChecker(id.Perms)
+	c.AddReply([]byte("_INBOX.1"))
+	if !c.Publish([]byte("_INBOX.1")) {
+		t.Fatal("reply denied")
+	}
+}
+
+func TestOperatorSystemAccountMustResolve(t *testing.T) {
+	env := newOperatorEnv(t)
+	delete(env.preload, env.sysPub)
+	_, err := New(env.options(t, nil))
+	if err == nil || !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "error resolving system account") {
+		t.Fatalf("error %v", err)
+	}
+	// Without a system account anywhere, $SYS is made up locally.
+	a := mustNew(t, env.options(t, func(oc *jwt.OperatorClaims) { oc.SystemAccount = "" }))
+	if sys, ok := a.LookupAccount("$SYS"); !ok || !sys.System || a.SystemAccount() != "$SYS" {
+		t.Fatal("local $SYS missing")
 	}
 }
