@@ -53,7 +53,8 @@ type AccountInfo struct {
 	defaultPerms *Permissions
 }
 
-// Export is a stream or service an account offers to others.
+// Export is a stream or service an account offers to others. Like
+// AccountInfo it is immutable and safe for concurrent use.
 type Export struct {
 	Subject string
 	Service bool
@@ -72,6 +73,7 @@ type Export struct {
 }
 
 // Import brings a stream or service of another account into this one.
+// Immutable and safe for concurrent use.
 type Import struct {
 	// Account is the exporting account's name (public key in operator mode).
 	Account string

@@ -510,6 +510,9 @@ func (a *Authenticator) Authenticate(c *ConnectCreds, nonce string) (*Identity, 
 }
 
 func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (*Identity, error) {
+	if c == nil {
+		c = &ConnectCreds{}
+	}
 	if !a.authRequired {
 		if leaf {
 			return a.leafIdentity(&Identity{Method: MethodNone}, a.leaf.account)
@@ -598,6 +601,9 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 // for the leaf connection (Permissions.Swap) and merges the JetStream and
 // CONNECT deny_pub denies (WithDeny).
 func (a *Authenticator) AuthenticateLeaf(c *ConnectCreds, nonce string) (*Identity, error) {
+	if c == nil {
+		c = &ConnectCreds{}
+	}
 	l := &a.leaf
 	switch {
 	case l.username != "":

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/canopy-nats/canopy/conf"
 	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 )
 
@@ -478,5 +480,41 @@ func TestOperatorSystemAccountMustResolve(t *testing.T) {
 	a := mustNew(t, env.options(t, func(oc *jwt.OperatorClaims) { oc.SystemAccount = "" }))
 	if sys, ok := a.LookupAccount("$SYS"); !ok || !sys.System || a.SystemAccount() != "$SYS" {
 		t.Fatal("local $SYS missing")
+	}
+}
+
+// TestNatsGoCredentials reads a creds file with nats.go's own
+// UserCredentials option and authenticates with what it would send.
+func TestNatsGoCredentials(t *testing.T) {
+	env := newOperatorEnv(t)
+	akp, apub := keys(t, nkeys.CreateAccount)
+	env.addAccount(t, apub, "A", nil, env.op)
+	a := mustNew(t, env.options(t, nil))
+	tok, ukp, upub := userJWT(t, akp, apub, nil)
+	seed, _ := ukp.Seed()
+	data, err := jwt.FormatUserConfig(tok, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "user.creds")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := nats.GetDefaultOptions()
+	if err := nats.UserCredentials(path)(&o); err != nil {
+		t.Fatal(err)
+	}
+	nonce := a.NewNonce()
+	j, err := o.UserJWT()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := o.SignatureCB([]byte(nonce))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := a.Authenticate(&ConnectCreds{JWT: j, Sig: base64.RawURLEncoding.EncodeToString(raw)}, nonce)
+	if err != nil || id.Name != upub || id.Account != apub {
+		t.Fatalf("%v %+v", err, id)
 	}
 }
