@@ -32,13 +32,28 @@ func BenchmarkCheckerPublish(b *testing.B) {
 			c.Publish(benchSubject)
 		}
 	})
-	b.Run("hit", func(b *testing.B) {
+	b.Run("hit/same-subject", func(b *testing.B) {
 		c := NewChecker(benchPerms(b, 0))
 		c.Publish(benchSubject)
 		b.SetBytes(int64(len(benchSubject)))
 		b.ReportAllocs()
 		for b.Loop() {
 			c.Publish(benchSubject)
+		}
+	})
+	b.Run("hit/8-subjects", func(b *testing.B) {
+		c := NewChecker(benchPerms(b, 0))
+		var subjects [8][]byte
+		for i := range subjects {
+			subjects[i] = fmt.Appendf(nil, "orders.eu.customer.%d", 1000+i)
+			c.Publish(subjects[i])
+		}
+		b.SetBytes(int64(len(benchSubject)))
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			c.Publish(subjects[i&7])
+			i++
 		}
 	})
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -24,10 +25,15 @@ const (
 // request to this connection, so it is safe for concurrent use; it takes a
 // mutex, which exists only when the permissions have allow_responses.
 //
-// A Checker is small (four words) and allocates its caches on first use.
+// A Checker is small (nine words) and allocates its caches on first use.
 // Permissions are immutable, so a permission change means a new Checker.
 type Checker struct {
-	perms   *Permissions
+	perms *Permissions
+	// last and lastOK memoize the most recent cached publish verdict:
+	// publishers tend to repeat a subject, and a byte comparison is cheaper
+	// than hashing it for the map.
+	last    []byte
+	lastOK  bool
 	pub     map[string]bool // publish verdicts
 	leaf    map[string]bool // LeafSend verdicts
 	replies *replies        // nil unless perms have allow_responses
@@ -69,17 +75,24 @@ func (c *Checker) Publish(subject []byte) bool {
 	if !c.perms.publishRestricted() {
 		return true
 	}
-	if v, ok := c.pub[string(subject)]; ok {
-		return v
+	if c.last != nil && bytes.Equal(subject, c.last) {
+		return c.lastOK
 	}
-	allowed := c.perms.pub.publish(bytesToString(subject))
-	if !allowed && c.replies != nil {
-		// Denials are not cached when replies are tracked: the same subject
-		// may become a reply the connection is allowed to answer.
-		return c.replies.use(bytesToString(subject))
+	v, ok := c.pub[string(subject)]
+	if !ok {
+		v = c.perms.pub.publish(bytesToString(subject))
+		if !v && c.replies != nil {
+			// Denials are not cached when replies are tracked: the same
+			// subject may become a reply the connection may answer.
+			return c.replies.use(bytesToString(subject))
+		}
+		c.pub = remember(c.pub, subject, v)
 	}
-	c.pub = remember(c.pub, subject, allowed)
-	return allowed
+	// The memo keeps its buffer unless a long subject would pin memory.
+	if len(subject) <= 256 {
+		c.last, c.lastOK = append(c.last[:0], subject...), v
+	}
+	return v
 }
 
 // LeafSend reports whether a hub accepts a message from the leaf on this

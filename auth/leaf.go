@@ -50,6 +50,20 @@ func (p *Permissions) Leaf() *Permissions {
 // leaf for). The result has leaf semantics (see Leaf). The INFO
 // import/export lists and LeafSendAllowed keep using the configured,
 // unswapped lists. A nil receiver stays nil.
+//
+// With h := p.Swap().WithDeny(connectDenyPub, nil).WithDeny(js, js) (js
+// from JetStreamDenies) and a Checker c on h, a hub checks, as nats-server
+// v2.15.2 does:
+//
+//   - a message to the leaf (MSG/LMSG down): c.Publish(subject), else drop
+//     it silently;
+//   - an LS+ from the leaf: skip when LeafSubExempt; a literal subject needs
+//     c.Publish(subject), else -ERR subscription violation and close; a
+//     wildcard is accepted (use h.NeedsDeliveryFilter for the deny filter);
+//   - an LMSG from the leaf: c.LeafSend(subject), else -ERR publish
+//     violation and close;
+//   - an LS+ to the leaf for a local subscription: h.CanSubscribe(subject,
+//     ""), which equals p.CouldOverlapPublish(subject) before the denies.
 func (p *Permissions) Swap() *Permissions {
 	if p == nil {
 		return nil
