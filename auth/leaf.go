@@ -3,6 +3,8 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/canopy-nats/canopy/conf"
 )
 
 // Subject prefixes that leaf permission checks exempt (nats-server
@@ -193,4 +195,22 @@ func marshalList(l *SubjectPermission) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(l) // cannot fail for string slices
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}
+
+// SpokePermissions builds what a soliciting leaf (spoke) enforces on its
+// link: publish (messages it forwards, and LS+ it accepts from the hub) is
+// the hub's "export" list plus deny_exports, subscribe (LS+ it sends, and
+// messages it accepts) is "import" plus deny_imports, with leaf semantics
+// and no swap. Before the hub's INFO arrives, or when it carries no lists,
+// imp and exp are nil and only the denies apply. Invalid entries are
+// skipped. Add JetStreamDenies with WithDeny, as nats-server does.
+func SpokePermissions(imp, exp *SubjectPermission, denyImports, denyExports []string) *Permissions {
+	cp := &conf.Permissions{}
+	if exp != nil {
+		cp.Publish = &conf.SubjectPermission{Allow: exp.Allow, Deny: exp.Deny}
+	}
+	if imp != nil {
+		cp.Subscribe = &conf.SubjectPermission{Allow: imp.Allow, Deny: imp.Deny}
+	}
+	return compile(cp).Leaf().WithDeny(denyExports, denyImports)
 }

@@ -329,6 +329,20 @@ func TestLeafPermissions(t *testing.T) {
 	if !spoke.CanPublish([]byte("up.a")) || spoke.CanPublish([]byte("up.private")) || spoke.CanPublish([]byte("zzz")) {
 		t.Error("spoke publish filter")
 	}
+	same := SpokePermissions(&SubjectPermission{Allow: []string{"foo.>", "_INBOX.>"}}, &SubjectPermission{Allow: []string{"up.>"}},
+		[]string{"foo.bad"}, []string{"up.private"})
+	for subj, ok := range map[string]bool{"foo.a": true, "bar.y": false, "foo.bad": false, ">": true} {
+		if same.CanSubscribe(subj, "") != ok {
+			t.Errorf("SpokePermissions LS+ %q: want %v", subj, ok)
+		}
+	}
+	if !same.CanPublish([]byte("up.a")) || same.CanPublish([]byte("up.private")) || same.CanPublish([]byte("zzz")) {
+		t.Error("SpokePermissions publish filter")
+	}
+	early := SpokePermissions(nil, nil, []string{"no.in"}, []string{"no.out"})
+	if early.CanPublish([]byte("no.out")) || !early.CanPublish([]byte("x")) || early.CanSubscribe("no.in", "") || !early.CanSubscribe("y", "") {
+		t.Error("SpokePermissions before INFO")
+	}
 	// Without leaf semantics a wildcard must be covered by an entry.
 	plain := mustCompile(t, &conf.Permissions{Subscribe: sp([]string{"foo.>"}, nil)})
 	if plain.CanSubscribe(">", "") {
