@@ -432,7 +432,8 @@ func (l *loader) exports(n node) []*Export {
 		}
 		switch kinds {
 		case 0:
-			l.errAt(el, "export needs a stream or a service")
+			// nats-server skips such an entry without a word.
+			l.warnAt(el, "export has neither a stream nor a service, ignored")
 		case 1:
 			out = append(out, x)
 		default:
@@ -477,7 +478,8 @@ func (l *loader) imports(n node) []*Import {
 		}
 		switch {
 		case kinds == 0:
-			l.errAt(el, "import needs a stream or a service")
+			// nats-server skips such an entry without a word.
+			l.warnAt(el, "import has neither a stream nor a service, ignored")
 		case kinds > 1:
 			l.errAt(el, "import has both a stream and a service")
 		case im.Service && im.Prefix != "":

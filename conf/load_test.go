@@ -352,7 +352,7 @@ func TestSyntax(t *testing.T) {
 		{"trace_verbose sets trace", "trace_verbose: true", func(o *Options) bool { return o.Trace && o.TraceVerbose }},
 		{"logfile alias", "logfile: /tmp/l", func(o *Options) bool { return o.LogFile == "/tmp/l" }},
 		{"pidfile alias", "pidfile: /tmp/p", func(o *Options) bool { return o.PidFile == "/tmp/p" }},
-		{"system alias", `system: "$SYS"`, func(o *Options) bool { return o.SystemAccount == SystemAccount }},
+		{"system alias", "accounts: [S]\nsystem: S", func(o *Options) bool { return o.SystemAccount == "S" }},
 		{"leaf alias", "leaf { port: 7001 }", func(o *Options) bool { return o.LeafNode.Port == 7001 }},
 		{"loops zero means per core", "loops: 0", func(o *Options) bool { return o.Loops == runtime.NumCPU() }},
 		{"last spelling wins", "host: 10.0.0.1\nnet: 10.0.0.2", func(o *Options) bool { return o.Host == "10.0.0.2" }},
@@ -577,9 +577,6 @@ func TestErrorText(t *testing.T) {
 		{"proxy protocol", "proxy_protocol: true", []string{
 			`/tmp/x.conf:1:0: "proxy_protocol" is not supported by Canopy: connections would start with a PROXY header Canopy cannot read`,
 		}},
-		{"import without source", "accounts { A: { imports: [ { prefix: x } ] } }", []string{
-			`/tmp/x.conf:1:29: import needs a stream or a service`,
-		}},
 		{"connection type", "authorization { users: [ { user: a, allowed_connection_types: [\"CARRIER_PIGEON\"] } ] }", []string{
 			`/tmp/x.conf:1:36: invalid value for "allowed_connection_types": unknown connection type "CARRIER_PIGEON"`,
 		}},
@@ -764,6 +761,21 @@ func TestAccountVariablesSkipped(t *testing.T) {
 	o := mustParse(t, "accounts { PW: pass, A: { users: [ { user: a, password: $PW } ] } }")
 	if len(o.Accounts) != 1 || o.Accounts[0].Users[0].Password != "pass" {
 		t.Errorf("accounts %+v", o.Accounts)
+	}
+}
+
+func TestImportWithoutSource(t *testing.T) {
+	_, warns, err := Parse([]byte("accounts { A: { imports: [ { prefix: x } ], exports: [ { accounts: [A] } ] } }"), "i.conf")
+	var got []string
+	for _, w := range warns {
+		got = append(got, w.Error())
+	}
+	want := []string{
+		"i.conf:1:29: import has neither a stream nor a service, ignored",
+		"i.conf:1:57: export has neither a stream nor a service, ignored",
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("warnings %q, err %v", got, err)
 	}
 }
 

@@ -201,8 +201,17 @@ func (o *Options) validateOperatorMode(p *problems) {
 			systems = append(systems, claims.SystemAccount)
 		}
 	}
-	if o.SystemAccount != "" && len(systems) > 0 && !slices.Contains(systems, o.SystemAccount) {
-		p.add("system_account", "system_account %q is not the one the operator JWT names (%s)", o.SystemAccount, strings.Join(systems, ", "))
+	sys := o.SystemAccount
+	if sys != "" && len(systems) > 0 && !slices.Contains(systems, sys) {
+		p.add("system_account", "system_account %q is not the one the operator JWT names (%s)", sys, strings.Join(systems, ", "))
+	}
+	if sys == "" && len(systems) > 0 {
+		sys = systems[0]
+	}
+	// The memory resolver knows only the preloaded accounts, and the
+	// server cannot start without its system account.
+	if o.Resolver == "MEMORY" && sys != "" && sys != SystemAccount && o.ResolverPreload[sys] == "" {
+		p.add("resolver_preload", "system account %s is not in resolver_preload; the MEMORY resolver knows only preloaded accounts", sys)
 	}
 }
 
@@ -219,7 +228,9 @@ func (o *Options) validateAccounts(p *problems) {
 		}
 		byName[a.Name] = a
 	}
-	if s := o.SystemAccount; s != "" && s != SystemAccount && byName[s] == nil {
+	// Even $SYS must be defined once it is named: nats-server creates it
+	// on its own only when system_account is not set.
+	if s := o.SystemAccount; s != "" && byName[s] == nil {
 		p.add("system_account", "system account %q is not a configured account", s)
 	}
 	for _, a := range o.Accounts {
@@ -315,7 +326,7 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 		for _, a := range o.Accounts {
 			known[a.Name] = true
 		}
-		if o.SystemAccount == "" || o.SystemAccount == SystemAccount {
+		if o.SystemAccount == "" {
 			known[SystemAccount] = true
 		}
 		if !known[ln.Account] {

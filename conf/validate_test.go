@@ -57,6 +57,9 @@ func TestCrossKeyErrors(t *testing.T) {
 		{"system account", "accounts: [A]\nsystem_account: B", []string{
 			`/tmp/x.conf:2:1: system account "B" is not a configured account`,
 		}},
+		{"system account $SYS undefined", "system_account: \"$SYS\"", []string{
+			`/tmp/x.conf:1:0: system account "$SYS" is not a configured account`,
+		}},
 		{"import from nowhere", "accounts {\n  A: { imports: [ { stream: { account: Z, subject: x } } ] }\n}", []string{
 			`/tmp/x.conf:1:0: account "A" imports stream "x" from account "Z", which is not defined`,
 		}},
@@ -111,7 +114,7 @@ func TestValidCrossKeyConfigs(t *testing.T) {
 		"accounts { A: { users: [ { user: u } ] } }\nno_auth_user: u",
 		"authorization { users: [ { nkey: UBCVX7GX3G3KX34MQQ62NFUHW7OQV2RPOJNHNKSC5Z3HZZJXGMN6R33R } ] }\nno_auth_user: UBCVX7GX3G3KX34MQQ62NFUHW7OQV2RPOJNHNKSC5Z3HZZJXGMN6R33R",
 		"leafnodes { remotes: [ { url: \"nats://hub\", account: \"$SYS\" } ] }",
-		"system_account: \"$SYS\"",
+		"accounts { \"$SYS\": { users: [ { user: admin } ] } }\nsystem_account: \"$SYS\"",
 		"accounts { A: { exports: [ { stream: \">\" } ] }, B: { imports: [ { stream: { account: A, subject: \"x.*\" } } ] } }",
 		"accounts { A: { exports: [ { service: \"s.>\", accounts: [B] } ] }, B: { imports: [ { service: { account: A, subject: s.1 } }, { service: { account: A, subject: s.2 } } ] } }",
 		"leafnodes { remotes: [ { url: \"nats://hub\" }, { url: \"nats://hub\", account: A } ] }\naccounts: [A]",
@@ -163,13 +166,14 @@ func TestValidateProgrammatic(t *testing.T) {
 	}
 }
 
-// operatorFixture writes an operator JWT file and returns its path, the
-// operator key pair and an account JWT signed by it.
+// operatorFixture is an operator JWT written to a file, with an account
+// and a system account signed by the operator.
 type operatorFixture struct {
 	path, inline  string
 	account       string // account public key
 	accountJWT    string
 	systemAccount string
+	systemJWT     string
 }
 
 func newOperatorFixture(t *testing.T, decorated bool) operatorFixture {
@@ -179,21 +183,27 @@ func newOperatorFixture(t *testing.T, decorated bool) operatorFixture {
 		t.Fatal(err)
 	}
 	opub, _ := okp.PublicKey()
-	akp, _ := nkeys.CreateAccount()
-	apub, _ := akp.PublicKey()
-	skp, _ := nkeys.CreateAccount()
-	spub, _ := skp.PublicKey()
+	account := func(name string) (string, string) {
+		kp, err := nkeys.CreateAccount()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := kp.PublicKey()
+		ac := jwt.NewAccountClaims(pub)
+		ac.Name = name
+		tok, err := ac.Encode(okp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pub, tok
+	}
+	apub, atok := account("A")
+	spub, stok := account("SYS")
 
 	oc := jwt.NewOperatorClaims(opub)
 	oc.Name = "test-operator"
 	oc.SystemAccount = spub
 	otok, err := oc.Encode(okp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := jwt.NewAccountClaims(apub)
-	ac.Name = "A"
-	atok, err := ac.Encode(okp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,19 +217,28 @@ func newOperatorFixture(t *testing.T, decorated bool) operatorFixture {
 	if err := os.WriteFile(path, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return operatorFixture{path: path, inline: otok, account: apub, accountJWT: atok, systemAccount: spub}
+	return operatorFixture{
+		path: path, inline: otok, account: apub, accountJWT: atok,
+		systemAccount: spub, systemJWT: stok,
+	}
+}
+
+// preload is a resolver_preload block with both accounts.
+func (f operatorFixture) preload() string {
+	return "\nresolver_preload: {\n  " + f.account + ": " + quote(f.accountJWT) +
+		"\n  " + f.systemAccount + ": " + quote(f.systemJWT) + "\n}\n"
 }
 
 func TestOperatorMode(t *testing.T) {
 	for _, decorated := range []bool{false, true} {
 		f := newOperatorFixture(t, decorated)
-		data := "operator: " + quote(f.path) + "\nresolver: MEMORY\nresolver_preload: {\n  " + f.account + ": " + quote(f.accountJWT) + "\n}\n" +
+		data := "operator: " + quote(f.path) + "\nresolver: MEMORY" + f.preload() +
 			"leafnodes { remotes: [ { url: \"nats://hub\", account: " + f.account + " } ] }\n"
 		o := mustParse(t, data)
 		if len(o.TrustedOperators) != 1 || o.TrustedOperators[0] != f.inline {
 			t.Errorf("decorated=%v: operators %q", decorated, o.TrustedOperators)
 		}
-		if o.Resolver != "MEMORY" || o.ResolverPreload[f.account] != f.accountJWT {
+		if o.Resolver != "MEMORY" || o.ResolverPreload[f.account] != f.accountJWT || len(o.ResolverPreload) != 2 {
 			t.Errorf("resolver %q preload %v", o.Resolver, o.ResolverPreload)
 		}
 		if o.SystemAccount != f.systemAccount {
@@ -229,9 +248,9 @@ func TestOperatorMode(t *testing.T) {
 
 	f := newOperatorFixture(t, false)
 	for _, data := range []string{
-		"operator: " + f.inline + "\nresolver: mem",
-		"operators: [" + quote(f.path) + "]\nresolver: { type: MEMORY }",
-		"root_operators: " + quote(f.path) + "\nresolver: MEMORY\nsystem_account: " + f.systemAccount,
+		"operator: " + f.inline + "\nresolver: mem" + f.preload(),
+		"operators: [" + quote(f.path) + "]\nresolver: { type: MEMORY }" + f.preload(),
+		"root_operators: " + quote(f.path) + "\nresolver: MEMORY\nsystem_account: " + f.systemAccount + f.preload(),
 	} {
 		o := mustParse(t, data)
 		if len(o.TrustedOperators) != 1 || o.TrustedOperators[0] != f.inline || o.Resolver != "MEMORY" {
@@ -243,6 +262,7 @@ func TestOperatorMode(t *testing.T) {
 func TestOperatorModeErrors(t *testing.T) {
 	f := newOperatorFixture(t, false)
 	op := "operator: " + quote(f.path) + "\n"
+	pre := f.preload()
 	other, _ := nkeys.CreateAccount()
 	otherPub, _ := other.PublicKey()
 	tests := []struct {
@@ -253,22 +273,23 @@ func TestOperatorModeErrors(t *testing.T) {
 		{"no resolver", op, []string{
 			`/tmp/x.conf:1:0: operator mode needs an account resolver: Canopy supports resolver: MEMORY with resolver_preload`,
 		}},
-		{"accounts", op + "resolver: MEMORY\naccounts: [A]", []string{
+		{"accounts", op + "resolver: MEMORY\naccounts: [A]" + pre, []string{
 			`/tmp/x.conf:3:1: accounts cannot be configured directly with trusted operators`,
 		}},
-		{"users", op + "resolver: MEMORY\nauthorization { users: [ { user: u } ] }", []string{
+		{"users", op + "resolver: MEMORY\nauthorization { users: [ { user: u } ] }" + pre, []string{
 			`/tmp/x.conf:3:1: users cannot be configured directly with trusted operators`,
 		}},
-		{"trusted too", op + "resolver: MEMORY\ntrusted: [OAWXKRLIWLSDQIREU62VC524WI6UXYNTL7SRKUCDNYKNGS6DROXAX6OW]", []string{
+		{"trusted too", op + "resolver: MEMORY\ntrusted: [OAWXKRLIWLSDQIREU62VC524WI6UXYNTL7SRKUCDNYKNGS6DROXAX6OW]" + pre, []string{
 			`/tmp/x.conf:3:1: cannot have both trusted keys and trusted operators`,
 		}},
-		{"system account mismatch", op + "resolver: MEMORY\nsystem_account: " + otherPub, []string{
+		{"system account mismatch", op + "resolver: MEMORY\nsystem_account: " + otherPub + pre, []string{
 			`/tmp/x.conf:3:1: system_account "` + otherPub + `" is not the one the operator JWT names (` + f.systemAccount + `)`,
+			`/tmp/x.conf:4:1: system account ` + otherPub + ` is not in resolver_preload; the MEMORY resolver knows only preloaded accounts`,
 		}},
-		{"no_auth_user", op + "resolver: MEMORY\nno_auth_user: u", []string{
+		{"no_auth_user", op + "resolver: MEMORY\nno_auth_user: u" + pre, []string{
 			`/tmp/x.conf:3:1: no_auth_user cannot be used with trusted operators`,
 		}},
-		{"remote account name", op + "resolver: MEMORY\nleafnodes {\n  remotes: [ { url: \"nats://hub\" } ]\n}", []string{
+		{"remote account name", op + "resolver: MEMORY\nleafnodes {\n  remotes: [ { url: \"nats://hub\" } ]\n}" + pre, []string{
 			`/tmp/x.conf:4:3: with trusted operators, leafnode remote [nats://hub:7422] account "$G" needs an account public key as its account`,
 		}},
 		{"missing file", "operator: /nonexistent/op.jwt", []string{
@@ -282,6 +303,9 @@ func TestOperatorModeErrors(t *testing.T) {
 		}},
 		{"bad preload", op + "resolver: MEMORY\nresolver_preload: { " + f.account + ": notajwt }", []string{
 			`/tmp/x.conf:3:21: invalid value for "` + f.account + `": invalid account JWT: expected 3 chunks`,
+		}},
+		{"system account not preloaded", op + "resolver: MEMORY\nresolver_preload: { " + f.account + ": " + quote(f.accountJWT) + " }", []string{
+			`/tmp/x.conf:3:1: system account ` + f.systemAccount + ` is not in resolver_preload; the MEMORY resolver knows only preloaded accounts`,
 		}},
 		{"resolver word", "resolver: DISK", []string{
 			`/tmp/x.conf:1:0: invalid value for "resolver": unknown resolver "DISK"; Canopy supports only MEMORY (with resolver_preload)`,
