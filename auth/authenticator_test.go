@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/canopy-nats/canopy/conf"
@@ -363,4 +364,32 @@ func TestWireText(t *testing.T) {
 	if got := string(AppendReplyViolation(nil, []byte("_INBOX.x"))); got != `Permissions Violation for Publish with Reply of "_INBOX.x"` {
 		t.Errorf("reply violation %q", got)
 	}
+}
+
+// TestAuthenticateConcurrent authenticates from several goroutines at once,
+// as event loops do, for the race detector.
+func TestAuthenticateConcurrent(t *testing.T) {
+	ukp, upub := keys(t, nkeys.CreateUser)
+	a := mustNew(t, &conf.Options{Authorization: conf.Authorization{Users: []*conf.User{
+		{Nkey: upub}, {Username: "u", Password: "p"},
+	}}})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				nonce := a.NewNonce()
+				c := ConnectCreds{User: "u", Pass: "p"}
+				if g%2 == 0 {
+					c = ConnectCreds{Nkey: upub, Sig: sign(t, ukp, nonce)}
+				}
+				if _, err := a.Authenticate(&c, nonce); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

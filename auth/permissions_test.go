@@ -2,6 +2,8 @@ package auth
 
 import (
 	"encoding/json"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -226,25 +228,42 @@ func TestAllowResponses(t *testing.T) {
 	}
 }
 
+// TestAllowResponsesConcurrent runs the owner loop's Publish against
+// other loops' AddReply, for the race detector.
 func TestAllowResponsesConcurrent(t *testing.T) {
-	p := mustCompile(t, &conf.Permissions{Response: &conf.ResponsePermission{MaxMsgs: 1 << 20, Expires: time.Hour}})
+	p := mustCompile(t, &conf.Permissions{
+		Publish:  sp([]string{"svc.>"}, nil),
+		Response: &conf.ResponsePermission{MaxMsgs: 1 << 20, Expires: time.Hour},
+	})
 	c := NewChecker(p)
-	done := make(chan struct{})
-	for g := range 4 {
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := range 3 {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
-			subj := []byte{'r', byte('a' + g)}
-			for range 1000 {
-				c.AddReply(subj)
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.AddReply(fmt.Appendf(nil, "_INBOX.%d.%d", g, i%64))
+				p.CanPublish([]byte("svc.x"))
+				p.DeniedForDelivery([]byte("svc.x"), "")
 			}
 		}()
 	}
-	for range 4 {
-		<-done
+	for i := range 20000 {
+		c.Publish(fmt.Appendf(nil, "_INBOX.%d.%d", i%3, i%64))
+		c.Publish([]byte("svc.a"))
 	}
-	for g := range 4 {
-		if !c.Publish([]byte{'r', byte('a' + g)}) {
-			t.Fatalf("reply %d denied", g)
+	close(stop)
+	wg.Wait()
+	for g := range 3 {
+		subj := fmt.Appendf(nil, "_INBOX.%d.0", g)
+		if !c.Publish(subj) {
+			t.Fatalf("tracked reply %s denied", subj)
 		}
 	}
 }
