@@ -34,11 +34,15 @@ type flow struct {
 	pubs   []*client
 	send   []*sender
 	sent   []atomic.Int64 // per publisher, for progress and the check
+	// over is closed when the run returns, releasing the goroutines of
+	// allClosed that still wait.
+	over chan struct{}
 }
 
 func runFlow(ctx context.Context, o *Options, res *Result) error {
-	f := &flow{o: o, res: res, pr: &problems{}, run: newRunID(), epoch: time.Now()}
+	f := &flow{o: o, res: res, pr: &problems{}, run: newRunID(), epoch: time.Now(), over: make(chan struct{})}
 	defer func() {
+		close(f.over)
 		closeAll(f.subs)
 		closeAll(f.pubs)
 	}()
@@ -108,7 +112,11 @@ func (f *flow) allClosed(pick func(*group) chan struct{}) <-chan struct{} {
 	out := make(chan struct{})
 	go func() {
 		for _, g := range f.groups {
-			<-pick(g)
+			select {
+			case <-pick(g):
+			case <-f.over:
+				return
+			}
 		}
 		close(out)
 	}()

@@ -353,7 +353,7 @@ func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair int) 
 	if err != nil {
 		status = "FAIL: " + err.Error()
 	}
-	s.logf("%-28s pair %d/%d  %s %-12s %14s %-7s %s", c.title, pair, s.o.Pairs, side, spec.Name, fmtFloat(m.Value), m.Unit, status)
+	s.logf("%-28s pair %d/%d  %s %-22s %14s %-7s %s", c.title, pair, s.o.Pairs, side, spec.Name, fmtFloat(m.Value), m.Unit, status)
 	return res, err
 }
 

@@ -1,0 +1,38 @@
+// Package bench is Canopy's load-generation harness: it drives any NATS
+// server (nats-server or Canopy) through real clients and checks every
+// message it moves.
+//
+// Run performs one scenario (Pub, PubSub, Queue, ReqRep, Leaf, Conns) and
+// returns a Result; Compare runs one scenario against two servers in
+// alternation; RunSuite starts two server programs itself and runs every case
+// of the comparison the project tracks (the body of `make bench-compare`).
+// WriteTable, WriteJSON and WriteCSV (and their Comparison and Suite
+// counterparts) print the outcomes.
+//
+// # Integrity
+//
+// Each message carries a 16-byte tag (kind, run id, publisher id, sequence
+// number) at the start of its payload, or in a header when the payload is
+// smaller than that. Every receiving unit (a subscriber, or a whole queue
+// group) keeps a bitmap of the sequence numbers of each publisher, and each
+// subscription remembers the last sequence it saw from each publisher, so a
+// lost, duplicated, reordered or foreign message is counted exactly and fails
+// the run with an error wrapping ErrIntegrity. The end of a run is found by
+// barriers, never by sleeping: publishers Flush (PING/PONG), receivers signal
+// when their expected count is reached (or the timeout passes), and subscriber
+// connections Drain so that anything already sent is counted.
+//
+// # Threading
+//
+//   - Run, Compare and RunSuite may be called from any goroutine; calls share
+//     nothing except the process's open-file limit, which Conns raises.
+//   - Within a run, each publisher and requester has its own goroutine and
+//     connection. Each subscription's handler runs on that subscription's
+//     nats.go delivery goroutine; handlers of one queue group run
+//     concurrently and meet only in atomics (see group).
+//   - The run's own goroutine waits on channels the handlers close and reads
+//     the totals only after every subscriber connection has drained.
+//   - The idle-connection scenario has no goroutine per connection: a pool of
+//     dialers does the handshakes, and the run's goroutine sweeps all sockets
+//     for server PINGs while they are held.
+package bench
