@@ -1,0 +1,180 @@
+package leaf
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/nats-io/nuid"
+)
+
+// Info is the INFO a hub sends on its leafnode port, and the connect-info
+// INFO it sends after CONNECT. Field names and order are nats-server's.
+type Info struct {
+	ServerID      string      `json:"server_id"`
+	ServerName    string      `json:"server_name"`
+	Version       string      `json:"version"`
+	Proto         int         `json:"proto"`
+	Go            string      `json:"go"`
+	Host          string      `json:"host"`
+	Port          int         `json:"port"`
+	Headers       bool        `json:"headers"`
+	AuthRequired  bool        `json:"auth_required,omitempty"`
+	TLSRequired   bool        `json:"tls_required,omitempty"`
+	MaxPayload    int32       `json:"max_payload"`
+	IP            string      `json:"ip,omitempty"`
+	ClientID      uint64      `json:"client_id,omitempty"`
+	Nonce         string      `json:"nonce,omitempty"`
+	Cluster       string      `json:"cluster,omitempty"`
+	Compression   string      `json:"compression,omitempty"`
+	ConnectInfo   bool        `json:"connect_info,omitempty"`
+	RemoteAccount string      `json:"remote_account,omitempty"`
+	AccIsSys      bool        `json:"acc_is_sys,omitempty"`
+	Import        *Permission `json:"import,omitempty"`
+	Export        *Permission `json:"export,omitempty"`
+	InfoOnConnect bool        `json:"info_on_connect,omitempty"`
+	LeafNodeURLs  []string    `json:"leafnode_urls,omitempty"`
+}
+
+// Permission is an allow and a deny list as INFO carries them.
+type Permission struct {
+	Allow []string `json:"allow,omitempty"`
+	Deny  []string `json:"deny,omitempty"`
+}
+
+// Connect is the CONNECT a leaf sends to its hub.
+type Connect struct {
+	Version       string   `json:"version,omitempty"`
+	Nkey          string   `json:"nkey,omitempty"`
+	JWT           string   `json:"jwt,omitempty"`
+	Sig           string   `json:"sig,omitempty"`
+	User          string   `json:"user,omitempty"`
+	Pass          string   `json:"pass,omitempty"`
+	Token         string   `json:"auth_token,omitempty"`
+	ServerID      string   `json:"server_id,omitempty"`
+	Name          string   `json:"name,omitempty"`
+	Hub           bool     `json:"is_hub,omitempty"`
+	Cluster       string   `json:"cluster,omitempty"`
+	Headers       bool     `json:"headers,omitempty"`
+	DenyPub       []string `json:"deny_pub,omitempty"`
+	Isolate       bool     `json:"isolate,omitempty"`
+	Compression   string   `json:"compress_mode,omitempty"`
+	RemoteAccount string   `json:"remote_account,omitempty"`
+	Proto         int      `json:"protocol,omitempty"`
+
+	// Present only when the peer is not a leaf: a client (lang) or a
+	// gateway that dialled the leafnode port by mistake.
+	Lang    string `json:"lang,omitempty"`
+	Gateway string `json:"gateway,omitempty"`
+}
+
+// Proto is the leaf protocol level Canopy speaks: 1, no message tracing.
+const Proto = 1
+
+// The prefixes that leaf permission checks never apply to.
+const (
+	LDSPrefix     = "$LDS."
+	GWReplyPrefix = "_GR_."
+	OldGWPrefix   = "$GR."
+)
+
+// NewLDS returns a fresh loop-detection subject, $LDS.<nuid>.
+func NewLDS() string { return LDSPrefix + nuid.Next() }
+
+// Exempt reports whether a subject bypasses leaf permission filters:
+// loop detection and gateway reply subjects.
+func Exempt(subject string) bool {
+	return strings.HasPrefix(subject, LDSPrefix) || strings.HasPrefix(subject, GWReplyPrefix) ||
+		strings.HasPrefix(subject, OldGWPrefix)
+}
+
+// Errors found in a link's handshake.
+var (
+	ErrWrongPort      = errors.New("leaf: attempted to connect to wrong port")
+	ErrClusterSpaces  = errors.New("leaf: cluster name cannot contain spaces")
+	ErrClusterReserve = errors.New("leaf: cluster name is reserved")
+)
+
+// CheckHubInfo validates the first INFO a hub sends: a client or route port
+// answers with an INFO that lacks client_id or the leaf markers.
+func CheckHubInfo(inf *Info) error {
+	if inf.ClientID == 0 || (len(inf.LeafNodeURLs) == 0 && !inf.InfoOnConnect) {
+		return ErrWrongPort
+	}
+	return CheckCluster(inf.Cluster)
+}
+
+// CheckCluster validates a peer's cluster name.
+func CheckCluster(name string) error {
+	switch {
+	case strings.ContainsAny(name, " \t\r\n"):
+		return ErrClusterSpaces
+	case name == "_":
+		return ErrClusterReserve
+	}
+	return nil
+}
+
+// AppendSub appends "LS+ subject[ queue weight]\r\n".
+func AppendSub(b []byte, subject, queue string, weight int32) []byte {
+	b = append(b, "LS+ "...)
+	b = append(b, subject...)
+	if queue != "" {
+		b = append(b, ' ')
+		b = append(b, queue...)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(weight), 10)
+	}
+	return append(b, '\r', '\n')
+}
+
+// AppendUnsub appends "LS- subject[ queue]\r\n".
+func AppendUnsub(b []byte, subject, queue string) []byte {
+	b = append(b, "LS- "...)
+	b = append(b, subject...)
+	if queue != "" {
+		b = append(b, ' ')
+		b = append(b, queue...)
+	}
+	return append(b, '\r', '\n')
+}
+
+// AppendMsg appends a message for a leaf link: LMSG, or HMSG when it has
+// headers and the link negotiated them (a link that did not gets the body
+// only). queues lists the groups the receiver is asked to serve.
+func AppendMsg(b []byte, subject, reply []byte, queues []string, hdr int, msg []byte, headers bool) []byte {
+	if hdr > 0 && !headers {
+		msg = msg[hdr:]
+		hdr = 0
+	}
+	if hdr > 0 {
+		b = append(b, "HMSG "...)
+	} else {
+		b = append(b, "LMSG "...)
+	}
+	b = append(b, subject...)
+	b = append(b, ' ')
+	switch {
+	case len(queues) > 0 && len(reply) > 0:
+		b = append(b, "+ "...)
+		b = append(b, reply...)
+		b = append(b, ' ')
+	case len(queues) > 0:
+		b = append(b, "| "...)
+	case len(reply) > 0:
+		b = append(b, reply...)
+		b = append(b, ' ')
+	}
+	for _, q := range queues {
+		b = append(b, q...)
+		b = append(b, ' ')
+	}
+	if hdr > 0 {
+		b = strconv.AppendInt(b, int64(hdr), 10)
+		b = append(b, ' ')
+	}
+	b = strconv.AppendInt(b, int64(len(msg)), 10)
+	b = append(b, '\r', '\n')
+	b = append(b, msg...)
+	return append(b, '\r', '\n')
+}
