@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -24,7 +25,8 @@ const (
 	// ActionHelp: exit 0; the usage has already been written to stdout.
 	ActionHelp
 	// ActionCheckConfig: the configuration file is valid; report it and
-	// exit 0 (-t). An invalid file is returned as an error instead.
+	// exit 0 (-t). A file with errors, or with warnings (as in
+	// nats-server), is returned as an error instead.
 	ActionCheckConfig
 	// ActionSignal: send Command.Signal to the running server and exit
 	// (-sl, --signal).
@@ -250,7 +252,13 @@ func ParseArgs(args []string, stdout, stderr io.Writer) (*Options, Command, erro
 			return nil, Command{}, err
 		}
 		cmd.Warnings = append(cmd.Warnings, l.warns...)
-		if len(l.errs) > 0 {
+		// nats-server's -t fails on warnings too, and reports them with the
+		// errors: a check is asked to be strict, and here a warning often
+		// means part of the file will be ignored.
+		switch {
+		case c.check && len(l.warns)+len(l.errs) > 0:
+			return nil, cmd, joinErrors(slices.Concat(l.warns, l.errs))
+		case len(l.errs) > 0:
 			return nil, cmd, joinErrors(l.errs)
 		}
 	} else if c.check {

@@ -179,27 +179,30 @@ func TestCheckConfig(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("port: 4222\nmax_payload: nope\nnope: 1\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o, cmd, _, _, err := parseArgs(t, "-t", "-c", bad)
+	o, _, _, _, err := parseArgs(t, "-t", "-c", bad)
 	want := bad + `:2:1: invalid value for "max_payload": cannot read size "nope"` + "\n" + bad + `:3:1: unknown field "nope"`
 	if err == nil || err.Error() != want || o != nil {
 		t.Errorf("check of a bad file: %v\nwant %s", err, want)
 	}
-	_ = cmd
 
 	_, _, _, _, err = parseArgs(t, "-t")
 	if !errors.Is(err, ErrNoConfigToCheck) {
 		t.Errorf("-t without -c: %v", err)
 	}
 
-	// Warnings do not fail a check; they are handed back.
+	// Warnings fail a check, as in nats-server, but not a start.
 	warn := filepath.Join(t.TempDir(), "warn.conf")
 	if err := os.WriteFile(warn, []byte("port: 4222\ncluster { port: 6222 }\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, cmd = mustArgs(t, "-t", "-c", warn)
-	if cmd.Action != ActionCheckConfig || len(cmd.Warnings) != 1 ||
-		cmd.Warnings[0].Error() != warn+`:2:1: "cluster" is not supported by Canopy, ignored` {
-		t.Errorf("warnings %v", cmd.Warnings)
+	wantWarn := warn + `:2:1: "cluster" is not supported by Canopy, ignored`
+	o, cmd, _, _, err = parseArgs(t, "-t", "-c", warn)
+	if o != nil || err == nil || err.Error() != wantWarn {
+		t.Errorf("check with warnings: %v", err)
+	}
+	o, cmd = mustArgs(t, "-c", warn)
+	if o == nil || cmd.Action != ActionRun || len(cmd.Warnings) != 1 || cmd.Warnings[0].Error() != wantWarn {
+		t.Errorf("start with warnings: %v", cmd.Warnings)
 	}
 }
 
