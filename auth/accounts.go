@@ -363,7 +363,7 @@ func resolveImport(accts map[string]*AccountInfo, s importSpec) error {
 		if !sublist.ValidSubject(im.To) {
 			return importError(s, ErrInvalidSubject)
 		}
-		if err := unsupportedMapping(im); err != nil && s.prefix == "" {
+		if err := unsupportedMapping(im); err != nil {
 			return importError(s, err)
 		}
 		for _, subj := range []string{im.To, im.Subject} {

@@ -279,19 +279,10 @@ func splitSubjectQueue(entry string) (subject, queue string, ok bool) {
 }
 
 // isLiteral reports whether a valid subject has no wildcard token.
-func isLiteral(subject string) bool {
-	for i := 0; i < len(subject); i++ {
-		c := subject[i]
-		if (c == '*' || c == '>') && (i == 0 || subject[i-1] == '.') &&
-			(i+1 == len(subject) || subject[i+1] == '.') {
-			return false
-		}
-	}
-	return true
-}
+func isLiteral(subject string) bool { return sublist.ValidLiteral(subject) }
 
-// hasWildcard is !isLiteral, named for readability at call sites.
-func hasWildcard(subject string) bool { return !isLiteral(subject) }
+// hasWildcard reports whether a valid subject has a wildcard token.
+func hasWildcard(subject string) bool { return !sublist.ValidLiteral(subject) }
 
 // matchPlain reports whether some unqualified entry matches subject, taking
 // the subject's tokens literally (a subject token "*" or ">" is matched only
