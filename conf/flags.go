@@ -197,7 +197,10 @@ func (c *cli) define(fs *flag.FlagSet) {
 //
 // It writes the usage to stdout for -h, and flag syntax errors to stderr;
 // everything else is returned. The Options are nil unless the Action is
-// ActionRun or ActionCheckConfig; they are normalized and validated.
+// ActionRun or ActionCheckConfig; they are normalized and validated. The
+// file's warnings are in Command.Warnings; with -t they also make the check
+// fail, and the error then lists them before the errors, as nats-server
+// does.
 func ParseArgs(args []string, stdout, stderr io.Writer) (*Options, Command, error) {
 	fs := flag.NewFlagSet("canopy", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -102,6 +102,8 @@ type Authorization struct {
 	Password           string
 	Timeout            time.Duration // 0 means DefaultAuthTimeout
 	Users              []*User
+	// DefaultPermissions are those of users without their own; Load has
+	// already given them to such Users, as nats-server does.
 	DefaultPermissions *Permissions
 }
 
@@ -189,9 +191,10 @@ type LeafNode struct {
 	ReconnectInterval time.Duration // 0 means DefaultLeafReconnect
 	DialTimeout       time.Duration // 0 means DefaultLeafDial
 	// Compression is the accept side's mode as nats-server spells it after
-	// normalising aliases: "off", "accept", "s2_auto", "s2_uncompressed",
-	// "s2_fast", "s2_better", "s2_best" or "not supported"; "" means not
-	// configured.
+	// normalising aliases: "off", "accept", "s2_auto", "s2_fast",
+	// "s2_better", "s2_best" or "not supported". "" means not configured,
+	// where nats-server would use s2_auto; Normalize leaves it to the leaf
+	// code to decide what Canopy offers.
 	Compression string
 	MinVersion  string
 	Isolate     bool
@@ -216,7 +219,7 @@ type Remote struct {
 	IgnoreDiscovered bool
 	RequestIsolation bool
 	Disabled         bool
-	TLS              bool // a tls block or a tls:// URL: not supported yet
+	TLS              bool // a tls block or a tls:// URL: not supported yet, so Load and Validate refuse it
 }
 
 // Normalize fills in defaults. It is idempotent and the only place that
