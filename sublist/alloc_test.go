@@ -38,6 +38,10 @@ func TestCacheHitAllocs(t *testing.T) {
 	c := NewCache(s, 0)
 	for _, subj := range [][]byte{[]byte("orders.eu.created"), []byte("no.interest"), longSubject} {
 		c.Match(subj)
+		c.Match(subj) // kept from the second time on
+		if _, ok := c.m[string(subj)]; !ok {
+			t.Fatalf("Cache did not keep %q", subj)
+		}
 		if n := testing.AllocsPerRun(1000, func() { c.Match(subj) }); n != 0 {
 			t.Errorf("Cache.Match(%q) on a hit: %v allocs, want 0", subj, n)
 		}

@@ -105,18 +105,18 @@ func (c *shared[T]) bump(k int, prefix string) {
 }
 
 // lookup returns the live cache entry for subject, computing and storing it
-// on a miss. It allocates nothing on a hit.
-func (s *Sublist[T]) lookup(subject []byte) *entry[T] {
+// on a miss, and whether it was a hit. It allocates nothing on a hit.
+func (s *Sublist[T]) lookup(subject []byte) (*entry[T], bool) {
 	sh := &s.cache.shards[maphash.Bytes(s.cache.seed, subject)&(numShards-1)]
 	sh.matches.Add(1)
 	sh.mu.RLock()
 	e := sh.m[string(subject)]
 	sh.mu.RUnlock()
 	if e != nil && e.live() {
-		return e
+		return e, true
 	}
 	sh.misses.Add(1)
-	return s.fill(sh, subject)
+	return s.fill(sh, subject), false
 }
 
 // fill computes the entry for subject and stores it in sh. It holds the
@@ -171,6 +171,11 @@ func (s *Sublist[T]) fill(sh *shard[T], subject []byte) *entry[T] {
 // last checked, a few more atomic loads tell whether the change concerned
 // this subject. A Match that starts after an Insert or Remove returned
 // always reflects it.
+//
+// A subject takes a place in the Cache only once the shared cache already
+// held it, that is from its second publication on. Subjects published once
+// (reply subjects, mostly) would otherwise cost every Cache a key copy and
+// an eviction for nothing.
 type Cache[T comparable] struct {
 	s    *Sublist[T]
 	m    map[string]*slot[T]
@@ -203,11 +208,15 @@ func (c *Cache[T]) Match(subject []byte) *Result[T] {
 	if sl := c.m[string(subject)]; sl != nil {
 		if sl.gen != g {
 			if !sl.e.live() {
-				sl.e = c.s.lookup(subject)
+				sl.e, _ = c.s.lookup(subject)
 			}
 			sl.gen = g
 		}
 		return sl.e.r
+	}
+	e, hit := c.s.lookup(subject)
+	if !hit {
+		return e.r
 	}
 	var sl *slot[T]
 	if len(c.m) >= c.size {
@@ -219,7 +228,7 @@ func (c *Cache[T]) Match(subject []byte) *Result[T] {
 	} else {
 		sl = new(slot[T])
 	}
-	sl.e, sl.gen = c.s.lookup(subject), g
+	sl.e, sl.gen = e, g
 	c.m[string(subject)] = sl
 	return sl.e.r
 }

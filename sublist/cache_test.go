@@ -56,10 +56,14 @@ func TestInvalidationIsNarrow(t *testing.T) {
 	s := New[int]()
 	mustInsert(t, s, "foo.bar", "", 1)
 	mustInsert(t, s, "svc.orders.get", "", 2)
-	hot := s.lookup([]byte("foo.bar"))
-	deep := s.lookup([]byte("svc.orders.get"))
+	entryOf := func(subject string) *entry[int] {
+		e, _ := s.lookup([]byte(subject))
+		return e
+	}
+	hot := entryOf("foo.bar")
+	deep := entryOf("svc.orders.get")
 	same := func(subject string, e *entry[int]) bool {
-		return s.lookup([]byte(subject)) == e && e.live()
+		return entryOf(subject) == e && e.live()
 	}
 
 	// Request/reply churn: a literal inbox per request, and a connection's
@@ -89,25 +93,25 @@ func TestInvalidationIsNarrow(t *testing.T) {
 		if same("foo.bar", hot) {
 			spared++
 		}
-		hot = s.lookup([]byte("foo.bar"))
+		hot = entryOf("foo.bar")
 	}
 	if spared < 48 {
 		t.Fatalf("only %d of 64 unrelated wildcards left foo.bar cached", spared)
 	}
 
 	// Changes that can reach the subject do invalidate it.
-	hot = s.lookup([]byte("foo.bar"))
+	hot = entryOf("foo.bar")
 	mustInsert(t, s, "foo.*", "", 5)
 	if same("foo.bar", hot) {
 		t.Fatal("foo.* did not invalidate foo.bar")
 	}
-	deep = s.lookup([]byte("svc.orders.get"))
+	deep = entryOf("svc.orders.get")
 	mustInsert(t, s, "svc.orders.*", "", 6)
 	if same("svc.orders.get", deep) {
 		t.Fatal("svc.orders.* did not invalidate svc.orders.get")
 	}
-	hot = s.lookup([]byte("foo.bar"))
-	deep = s.lookup([]byte("svc.orders.get"))
+	hot = entryOf("foo.bar")
+	deep = entryOf("svc.orders.get")
 	mustInsert(t, s, "*.nothing", "", 7)
 	if same("foo.bar", hot) || same("svc.orders.get", deep) {
 		t.Fatal("a wildcard first token did not invalidate everything")
@@ -120,8 +124,8 @@ func TestCacheHitsSurviveChurn(t *testing.T) {
 	s := New[int]()
 	mustInsert(t, s, "hot", "", 1)
 	c := NewCache(s, 0)
-	c.Match([]byte("hot"))
 	s.Match([]byte("hot"))
+	c.Match([]byte("hot")) // admitted: the shared cache had it
 	before := s.Stats()
 	for i := range 50 {
 		inbox := fmt.Sprintf("_INBOX.%d", i)
@@ -148,8 +152,10 @@ func TestEvictedEntryIsDead(t *testing.T) {
 	s := New[int]()
 	mustInsert(t, s, "foo", "", 1)
 	c := NewCache(s, 0)
-	if r := c.Match([]byte("foo")); len(r.Plain) != 1 {
-		t.Fatalf("Cache.Match(foo) = %+v", r)
+	for range 2 { // the second time, the Cache keeps it
+		if r := c.Match([]byte("foo")); len(r.Plain) != 1 {
+			t.Fatalf("Cache.Match(foo) = %+v", r)
+		}
 	}
 	e := c.m["foo"].e
 	for i := 0; !e.dead.Load(); i++ {
@@ -164,6 +170,24 @@ func TestEvictedEntryIsDead(t *testing.T) {
 	mustInsert(t, s, "foo", "", 2)
 	if r := c.Match([]byte("foo")); len(r.Plain) != 2 {
 		t.Fatalf("Cache.Match(foo) after eviction and insert = %v, want two values", r.Plain)
+	}
+}
+
+// TestCacheAdmission checks that a Cache keeps only subjects that the
+// shared cache already held.
+func TestCacheAdmission(t *testing.T) {
+	s := New[int]()
+	mustInsert(t, s, ">", "", 1)
+	c := NewCache(s, 0)
+	for i := range 100 {
+		c.Match(fmt.Appendf(nil, "reply.%d", i))
+	}
+	if len(c.m) != 0 {
+		t.Fatalf("Cache kept %d subjects published once", len(c.m))
+	}
+	c.Match([]byte("reply.7"))
+	if _, ok := c.m["reply.7"]; !ok || len(c.m) != 1 {
+		t.Fatalf("Cache did not keep a subject published twice: %d kept", len(c.m))
 	}
 }
 

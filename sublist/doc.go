@@ -74,7 +74,8 @@
 // which the change already updated before bumping the generation, and
 // either restamps the entry or refetches it from the shared cache. Churn
 // elsewhere in the index therefore costs a Cache hit a few atomic loads, not
-// a miss.
+// a miss. A Cache keeps a subject only when the shared cache already had it,
+// so subjects published once, such as reply subjects, do not churn it.
 //
 // Stats follows nats-server: hits in a Cache, like hits in nats-server's
 // per-connection caches, are not counted in NumMatches or CacheHitRate.

@@ -122,7 +122,8 @@ func (s *Sublist[T]) changed(subject string) {
 // nil: when nothing matches it returns an empty Result. It does not
 // allocate when the subject's result is cached.
 func (s *Sublist[T]) Match(subject []byte) *Result[T] {
-	return s.lookup(subject).r
+	e, _ := s.lookup(subject)
+	return e.r
 }
 
 // Count returns the number of subscriptions held.
