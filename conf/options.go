@@ -97,11 +97,11 @@ type Options struct {
 
 // Authorization is an authorization block: the top-level one for clients.
 type Authorization struct {
-	Token              string
-	Username           string
-	Password           string
-	Timeout            time.Duration // 0 means DefaultAuthTimeout
-	Users              []*User
+	Token    string
+	Username string
+	Password string
+	Timeout  time.Duration // 0 means DefaultAuthTimeout
+	Users    []*User
 	// DefaultPermissions are those of users without their own; Load has
 	// already given them to such Users, as nats-server does.
 	DefaultPermissions *Permissions
