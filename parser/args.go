@@ -32,47 +32,48 @@ func isSpace(c byte) bool { return c == ' ' || c == '\t' }
 // without the array ever growing onto the heap.
 func split(line []byte, dst [][]byte) int {
 	n := 0
-	start := -1
-	for i, c := range line {
-		if isSpace(c) {
-			if start >= 0 {
-				if n < len(dst) {
-					dst[n] = line[start:i]
-				}
-				n++
-				start = -1
-			}
-		} else if start < 0 {
-			start = i
+	for i := 0; ; {
+		for i < len(line) && isSpace(line[i]) {
+			i++
 		}
-	}
-	if start >= 0 {
+		if i == len(line) {
+			return n
+		}
+		start := i
+		i = fieldEnd(line, i)
 		if n < len(dst) {
-			dst[n] = line[start:]
+			dst[n] = line[start:i]
 		}
 		n++
 	}
-	return n
+}
+
+// fieldEnd returns the index of the first space or tab in line at or after
+// i, or len(line). Field bytes are nearly always above ' ', so one compare
+// settles most of them.
+func fieldEnd(line []byte, i int) int {
+	for ; i < len(line); i++ {
+		if c := line[i]; c <= ' ' && isSpace(c) {
+			break
+		}
+	}
+	return i
 }
 
 // appendFields appends every field of line to dst. Leaf message lines carry
 // an unbounded list of queue names, so they cannot use a fixed array.
 func appendFields(dst [][]byte, line []byte) [][]byte {
-	start := -1
-	for i, c := range line {
-		if isSpace(c) {
-			if start >= 0 {
-				dst = append(dst, line[start:i])
-				start = -1
-			}
-		} else if start < 0 {
-			start = i
+	for i := 0; ; {
+		for i < len(line) && isSpace(line[i]) {
+			i++
 		}
+		if i == len(line) {
+			return dst
+		}
+		start := i
+		i = fieldEnd(line, i)
+		dst = append(dst, line[start:i])
 	}
-	if start >= 0 {
-		dst = append(dst, line[start:])
-	}
-	return dst
 }
 
 // parseLine fills f.op from the argument text of a control line of the given

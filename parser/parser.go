@@ -180,6 +180,40 @@ func (p *Parser) named() {
 	}
 }
 
+// Op names as little-endian words of lower-case letters, for quickName.
+const (
+	wordPub  = 'p' | 'u'<<8 | 'b'<<16
+	wordSub  = 's' | 'u'<<8 | 'b'<<16
+	wordHPub = 'h' | 'p'<<8 | 'u'<<16 | 'b'<<24
+	wordLMsg = 'l' | 'm'<<8 | 's'<<16 | 'g'<<24
+	wordHMsg = 'h' | 'm'<<8 | 's'<<16 | 'g'<<24
+)
+
+// quickName recognises PUB, HPUB and SUB, and on a leaf link LMSG and HMSG,
+// each with its separator, at the start of b (five bytes). It returns the
+// kind and how many bytes the name and separator take, or 0 bytes when b
+// starts with anything else. Or'ing each byte with 0x20 folds case without
+// false matches because every byte compared is a letter.
+func (p *Parser) quickName(b []byte) (Kind, int) {
+	w := (uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24) | 0x20202020
+	switch {
+	case w&0xffffff == wordPub && isSpace(b[3]):
+		return Pub, 4
+	case w&0xffffff == wordSub && isSpace(b[3]):
+		if p.Mode == Leaf {
+			return LSub, 4
+		}
+		return Sub, 4
+	case w == wordHPub && isSpace(b[4]):
+		return HPub, 5
+	case p.Mode == Leaf && w == wordLMsg && isSpace(b[4]):
+		return LMsg, 5
+	case p.Mode == Leaf && w == wordHMsg && isSpace(b[4]):
+		return HMsg, 5
+	}
+	return 0, 0
+}
+
 func (p *Parser) name(k Kind, matched uint8) {
 	p.kind, p.pos, p.state = k, matched, stName
 }
@@ -189,6 +223,16 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 	for i < len(buf) {
 		switch p.state {
 		case stStart:
+			// Nearly every op arrives whole, and most are messages or
+			// subscriptions, so those names and their separator are matched
+			// in one step; anything else takes the byte-at-a-time path.
+			if !p.NeedConnect && len(buf)-i > 5 {
+				if k, n := p.quickName(buf[i : i+5]); n > 0 {
+					p.kind, p.state = k, stSpace
+					i += n
+					continue
+				}
+			}
 			c := buf[i]
 			if p.NeedConnect && c != 'C' && c != 'c' {
 				return ErrNotConnected
@@ -296,9 +340,11 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 			for i < len(buf) && isSpace(buf[i]) {
 				i++
 			}
-			if i < len(buf) {
-				p.state = stArg
+			if i == len(buf) {
+				return nil
 			}
+			p.state = stArg
+			fallthrough
 
 		case stArg:
 			var err error
