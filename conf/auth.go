@@ -380,7 +380,10 @@ func (l *loader) accountLimits(n node, a *Account) {
 				a.MaxSubs = int(v)
 			}
 		case "max_payload", "max_pay":
-			if v, ok := l.size(e, math.MaxInt32); ok {
+			// A negative number means no limit, as in account JWTs.
+			if i, isInt := e.v.(int64); isInt && i < 0 {
+				a.MaxPayload = -1
+			} else if v, ok := l.size(e, math.MaxInt32); ok {
 				a.MaxPayload = int32(v)
 			}
 		case "max_leafnodes", "max_leafs":
@@ -422,9 +425,10 @@ func (l *loader) exports(n node) []*Export {
 				}
 			case "accounts":
 				x.Accounts, _ = l.stringList(e)
+			case "account_token_position":
+				l.refuse(e, "ignoring it would make the export public")
 			case "response", "response_type", "threshold", "response_threshold",
-				"response_max_time", "response_time", "latency", "account_token_position",
-				"allow_trace":
+				"response_max_time", "response_time", "latency", "allow_trace":
 				l.unsupported(e)
 			default:
 				l.unknown(e)

@@ -577,6 +577,9 @@ func TestErrorText(t *testing.T) {
 		{"proxy protocol", "proxy_protocol: true", []string{
 			`/tmp/x.conf:1:0: "proxy_protocol" is not supported by Canopy: connections would start with a PROXY header Canopy cannot read`,
 		}},
+		{"account token position", "accounts { A: { exports: [ { stream: \"a.*.>\", account_token_position: 2 } ] } }", []string{
+			`/tmp/x.conf:1:46: "account_token_position" is not supported by Canopy: ignoring it would make the export public`,
+		}},
 		{"connection type", "authorization { users: [ { user: a, allowed_connection_types: [\"CARRIER_PIGEON\"] } ] }", []string{
 			`/tmp/x.conf:1:36: invalid value for "allowed_connection_types": unknown connection type "CARRIER_PIGEON"`,
 		}},
@@ -776,6 +779,14 @@ func TestImportWithoutSource(t *testing.T) {
 	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("warnings %q, err %v", got, err)
+	}
+}
+
+func TestAccountLimitsUnlimited(t *testing.T) {
+	o := mustParse(t, "accounts { A: { limits: { max_conn: -1, max_subs: -1, max_pay: -1, max_leafs: -1 } } }")
+	a := o.Accounts[0]
+	if a.MaxConnections != -1 || a.MaxSubs != -1 || a.MaxPayload != -1 || a.MaxLeafNodes != -1 {
+		t.Errorf("limits %+v", a)
 	}
 }
 

@@ -147,7 +147,7 @@ type Account struct {
 	Users   []*User
 	Exports []*Export
 	Imports []*Import
-	// Limits: 0 means unlimited.
+	// Limits: 0 or a negative number means unlimited.
 	MaxConnections int
 	MaxSubs        int
 	MaxPayload     int32

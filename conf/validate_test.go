@@ -207,7 +207,7 @@ func newOperatorFixture(t *testing.T, decorated bool) operatorFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	content := []byte(otok)
+	content := []byte(otok + "\n")
 	if decorated {
 		if content, err = jwt.DecorateJWT(otok); err != nil {
 			t.Fatal(err)
