@@ -317,6 +317,8 @@ func (l *loader) top(n node) {
 		l.refuseTLS(n, `"resolver_tls" block`)
 	case "https", "https_port":
 		l.refuseTLS(n, fmt.Sprintf("%q (HTTPS monitoring)", n.key))
+	case "resolver_pinned_accounts":
+		l.refuse(n, "accounts outside the list would be let in")
 	case "proxy_protocol":
 		l.refuseIfTrue(n, "connections would start with a PROXY header Canopy cannot read")
 	case "client_advertise", "trace_headers", "logtime_utc", "mappings", "maps",
@@ -325,7 +327,7 @@ func (l *loader) top(n node) {
 		"logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num",
 		"ports_file_dir", "prof_port", "prof_block_rate", "max_traced_msg_len",
 		"max_sub_tokens", "max_subscription_tokens", "ocsp", "ocsp_cache", "allow_non_tls",
-		"write_timeout", "resolver_pinned_accounts", "no_system_account", "no_system",
+		"write_timeout", "no_system_account", "no_system",
 		"no_sys_acc", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
 		"mqtt", "server_tags", "server_metadata", "feature_flags", "default_js_domain",
 		"no_fast_producer_stall", "max_closed_clients", "proxies":
