@@ -66,17 +66,23 @@ func TestInvalidationIsNarrow(t *testing.T) {
 		return entryOf(subject) == e && e.live()
 	}
 
-	// Request/reply churn: a literal inbox per request, and a connection's
-	// wildcard inbox coming and going.
+	// Request/reply churn: a literal inbox per request touches nothing else.
 	for i := range 100 {
 		inbox := fmt.Sprintf("_INBOX.abc.%d", i)
 		mustInsert(t, s, inbox, "", i)
 		mustRemove(t, s, inbox, "", i)
+	}
+	if !same("foo.bar", hot) || !same("svc.orders.get", deep) {
+		t.Fatal("literal inbox churn invalidated other subjects")
+	}
+	// A connection's wildcard inbox coming and going only touches subjects
+	// of three or more tokens (whose first two hash to its bucket).
+	for i := range 100 {
 		mustInsert(t, s, "_INBOX.conn.*", "", i)
 		mustRemove(t, s, "_INBOX.conn.*", "", i)
 	}
 	if !same("foo.bar", hot) {
-		t.Fatal("literal or inbox churn invalidated foo.bar")
+		t.Fatal("wildcard inbox churn invalidated foo.bar")
 	}
 	// A two-token-prefix wildcard only touches subjects of three or more
 	// tokens, so foo.bar is safe whatever the hashes.
