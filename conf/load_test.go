@@ -379,6 +379,59 @@ func TestEnvironmentVariables(t *testing.T) {
 	}
 }
 
+// TestEnvironmentLists covers values from the environment that are
+// arrays: their elements come without a place of their own and take the
+// place of the reference.
+func TestEnvironmentLists(t *testing.T) {
+	t.Setenv("CANOPY_TEST_SUBJECTS", `["a.>", "b"]`)
+	o := mustParse(t, "authorization { default_permissions: { publish: $CANOPY_TEST_SUBJECTS } }")
+	if got := o.Authorization.DefaultPermissions.Publish.Allow; !reflect.DeepEqual(got, []string{"a.>", "b"}) {
+		t.Errorf("allow %q", got)
+	}
+	t.Setenv("CANOPY_TEST_SUBJECTS", `["a..b"]`)
+	got := errorLines(t, "port: 1\nauthorization { default_permissions: { publish: $CANOPY_TEST_SUBJECTS } }")
+	want := []string{`/tmp/x.conf:2:40: invalid value for "publish": subject "a..b" is not a valid subject`}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("errors %q, want %q", got, want)
+	}
+}
+
+func TestCredentialsPathExpansion(t *testing.T) {
+	t.Setenv("CANOPY_TEST_CREDS_DIR", "/srv/creds")
+	t.Setenv("HOME", "/home/canopy")
+	o := mustParse(t, `leafnodes { remotes: [
+  { url: "nats://a", credentials: "$CANOPY_TEST_CREDS_DIR/a.creds" }
+  { url: "nats://b", creds: "~/b.creds" }
+] }`)
+	if got := o.LeafNode.Remotes[0].Credentials; got != "/srv/creds/a.creds" {
+		t.Errorf("credentials %q", got)
+	}
+	if got := o.LeafNode.Remotes[1].Credentials; got != "/home/canopy/b.creds" {
+		t.Errorf("creds %q", got)
+	}
+}
+
+func TestWrongTypes(t *testing.T) {
+	tests := map[string]string{
+		"authorization: 5":                                `/tmp/x.conf:1:0: invalid value for "authorization": expected a map, got integer 5`,
+		"leafnodes { remotes: { url: x } }":               `/tmp/x.conf:1:12: invalid value for "remotes": expected an array, got a map`,
+		"authorization { users: [ u1 ] }":                 `/tmp/x.conf:1:25: invalid value for "users": expected a user entry (a map), got string "u1"`,
+		"debug: \"true\"":                                 `/tmp/x.conf:1:0: invalid value for "debug": expected true or false, got string "true"`,
+		"leafnodes { remotes: [ { url: [ 1 ] } ] }":       `/tmp/x.conf:1:32: invalid value for "url": expected a string in the array, got integer 1`,
+		"max_pending: \"3 parsecs\"":                      `/tmp/x.conf:1:0: invalid value for "max_pending": cannot read size "3 parsecs": unknown unit`,
+		"ping_interval: [ 1 ]":                            `/tmp/x.conf:1:0: invalid value for "ping_interval": expected a duration such as "2m", got an array`,
+		"authorization { timeout: true }":                 `/tmp/x.conf:1:16: invalid value for "timeout": expected seconds or a duration such as "2s", got boolean true`,
+		"accounts: 5":                                     `/tmp/x.conf:1:0: invalid value for "accounts": expected a map of accounts or a list of names, got integer 5`,
+		"authorization { permissions: { publish: 1.5 } }": `/tmp/x.conf:1:31: invalid value for "publish": expected a string or an array of strings, got number 1.5`,
+	}
+	for data, want := range tests {
+		got := errorLines(t, data)
+		if len(got) != 1 || got[0] != want {
+			t.Errorf("%s:\n got %q\nwant %q", data, got, want)
+		}
+	}
+}
+
 func TestInclude(t *testing.T) {
 	o := mustLoad(t, "testdata/include_main.conf")
 	if o.Port != 4777 || o.Authorization.Token != "included" {
