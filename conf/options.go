@@ -3,6 +3,17 @@
 //
 // Options is plain data: every other package reads it, none of them parses
 // files. The zero value is valid; Normalize fills in nats-server's defaults.
+//
+// Load reads a file (Parse the same from memory) with nats-server's own
+// parser, so includes, variables, environment variables and both comment
+// styles work as they do there, and maps every key onto Options; ParseArgs
+// does the same for nats-server's command line. Keys are read as
+// nats-server reads them, with its aliases. Keys nats-server knows and
+// Canopy does not implement are warnings; those whose absence would weaken
+// security or break every connection (any tls block, tls:// URLs, HTTPS,
+// proxy_protocol, resolver_pinned_accounts, account_token_position,
+// proxy_required) are errors. Unknown keys are errors, as in nats-server.
+// Canopy adds one key of its own, loops.
 package conf
 
 import (
