@@ -38,6 +38,11 @@ var (
 	ErrSource = errors.New("auth: source address not allowed")
 	// ErrConfig wraps every inconsistency New finds in the configuration.
 	ErrConfig = errors.New("auth: invalid configuration")
+	// The import/export errors below keep nats-server's exact texts,
+	// without the package prefix, because they end up inside configuration
+	// errors worded as nats-server words them ("Error adding stream import
+	// %q: stream import not authorized").
+
 	// ErrStreamImportAuthorization: a stream import the exporter does not allow.
 	ErrStreamImportAuthorization = errors.New("stream import not authorized")
 	// ErrServiceImportAuthorization: a service import the exporter does not allow.
