@@ -210,11 +210,3 @@ func startLeafPair(ctx context.Context, spec ServerSpec, dir, name string, maxPa
 	}
 	return &leafPair{hub: hub, leaf: leaf}, nil
 }
-
-func (lp *leafPair) stop() {
-	if lp == nil {
-		return
-	}
-	lp.leaf.stop()
-	lp.hub.stop()
-}

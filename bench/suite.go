@@ -78,14 +78,21 @@ func (o *SuiteOptions) normalize() error {
 	return nil
 }
 
-// topology is what servers a case needs.
+// topology is what servers a case needs. Every run gets newly started
+// servers: a long-lived process settles into one state (buffer sizes that
+// adapted, a heap of a certain shape, how its threads landed on the cores)
+// that then biases all of its runs alike, and alternation cannot cancel
+// that. Nats-server measured against itself showed it: leaf pairs kept for
+// the whole suite gave 0.75x one way and 1.73x the other, consistently over
+// three pairs. A fresh process per run makes every run an independent
+// sample; the warm-up messages of each run take the cold start.
 type topology int
 
 const (
 	single   topology = iota // one server
 	leafDown                 // publish on the hub, subscribe on its leaf
 	leafUp                   // publish on the leaf, subscribe on the hub
-	fresh                    // a newly started server per run (memory)
+	idle                     // one server, its pid read for memory
 )
 
 // suiteCase is one line of the suite: a scenario, the metrics that judge it
@@ -116,7 +123,7 @@ func suiteCases() []suiteCase {
 			[]string{MetricP50, MetricP99}, 1.0},
 		{"leaf-down", "leaf hop hub -> leaf, 128 B", Options{Scenario: Leaf, Size: 128, Count: 1_000_000}, leafDown, msgs, 1.2},
 		{"leaf-up", "leaf hop leaf -> hub, 128 B", Options{Scenario: Leaf, Size: 128, Count: 1_000_000}, leafUp, msgs, 1.2},
-		{"conns", "idle connections", Options{Scenario: Conns}, fresh, []string{MetricConnMem}, 1.0 / 8},
+		{"conns", "idle connections", Options{Scenario: Conns}, idle, []string{MetricConnMem}, 1.0 / 8},
 	}
 }
 
@@ -191,17 +198,14 @@ type SuiteReport struct {
 type suite struct {
 	o      SuiteOptions
 	dir    string
-	a, b   *process
-	la, lb *leafPair
-	leafA  error // why A's leaf pair could not start
-	leafB  error
 	report *SuiteReport
 }
 
-// RunSuite starts A and B (and, for the leaf cases, a hub and a leaf of
-// each) on free 127.0.0.1 ports with equivalent configs, runs every case in
-// alternation A B A B ... for the configured pairs, stops the servers, and
-// reports medians and B/A ratios. A run that fails its integrity check is
+// RunSuite runs every case in alternation A B A B ... for the configured
+// pairs. For each run it starts the side's server (for the leaf cases a hub
+// and a leaf of it) on free 127.0.0.1 ports with the same config for A and
+// B, runs the scenario, and stops the server again. It reports medians and
+// B/A ratios. A run that fails its integrity check is
 // listed in Failures and its case continues with the next pair no further.
 func RunSuite(ctx context.Context, o SuiteOptions) (*SuiteReport, error) {
 	if err := o.normalize(); err != nil {
@@ -224,7 +228,6 @@ func RunSuite(ctx context.Context, o SuiteOptions) (*SuiteReport, error) {
 	}
 	// Raised before any server starts, so that the servers inherit it too.
 	raiseNoFile()
-	defer s.stopAll()
 
 	for _, c := range suiteCases() {
 		if len(o.Only) > 0 && !contains(o.Only, c.key) {
@@ -248,66 +251,63 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func (s *suite) stopAll() {
-	for _, p := range []*process{s.a, s.b} {
-		if p != nil {
-			p.stop()
-		}
-	}
-	s.la.stop()
-	s.lb.stop()
-}
-
 func (s *suite) logf(format string, args ...any) {
 	if s.o.Log != nil {
 		fmt.Fprintf(s.o.Log, format+"\n", args...)
 	}
 }
 
-// target returns the URLs (and the pid, for fresh servers) side uses for
-// case c, starting servers on first use. stop, when not nil, must be called
-// after the run.
-func (s *suite) target(ctx context.Context, c suiteCase, side string) (pubURL, subURL string, pid int, stop func(), err error) {
-	spec, proc, lp, leafErr := s.o.A, &s.a, &s.la, &s.leafA
-	if side == "B" {
-		spec, proc, lp, leafErr = s.o.B, &s.b, &s.lb, &s.leafB
+// runTarget is the servers of one run.
+type runTarget struct {
+	pubURL, subURL string
+	pid            int // the server whose memory is measured
+	procs          []*process
+}
+
+func (t *runTarget) stop() {
+	for _, p := range t.procs {
+		p.stop()
 	}
-	name := strings.ToLower(side) + "-" + safeName(spec.Name)
+}
+
+// crashed returns why a server of the run is no longer running, if one is.
+func (t *runTarget) crashed() error {
+	for _, p := range t.procs {
+		if err := p.alive(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// target starts the servers side uses for one run of case c.
+func (s *suite) target(ctx context.Context, c suiteCase, side string, pair int) (*runTarget, error) {
+	spec := s.o.A
+	if side == "B" {
+		spec = s.o.B
+	}
+	name := fmt.Sprintf("%s-%s-%s-%d", strings.ToLower(side), safeName(spec.Name), c.key, pair)
 	switch c.topo {
-	case single:
-		if *proc == nil {
-			if *proc, err = startServer(ctx, spec, s.dir, name, serverConfig{maxPayload: suiteMaxPayload}); err != nil {
-				return "", "", 0, nil, err
-			}
-		}
-		return (*proc).url, (*proc).url, (*proc).pid, nil, (*proc).alive()
 	case leafDown, leafUp:
-		if *leafErr != nil {
-			return "", "", 0, nil, *leafErr
-		}
-		if *lp == nil {
-			if *lp, err = startLeafPair(ctx, spec, s.dir, name, suiteMaxPayload); err != nil {
-				*leafErr = err
-				return "", "", 0, nil, err
-			}
-		}
-		hub, leaf := (*lp).hub, (*lp).leaf
-		if err := hub.alive(); err != nil {
-			return "", "", 0, nil, err
-		}
-		if err := leaf.alive(); err != nil {
-			return "", "", 0, nil, err
-		}
-		if c.topo == leafDown {
-			return hub.url, leaf.url, 0, nil, nil
-		}
-		return leaf.url, hub.url, 0, nil, nil
-	default:
-		p, err := startServer(ctx, spec, s.dir, name+"-fresh", serverConfig{maxPayload: suiteMaxPayload, maxConns: s.o.Conns + 1000})
+		lp, err := startLeafPair(ctx, spec, s.dir, name, suiteMaxPayload)
 		if err != nil {
-			return "", "", 0, nil, err
+			return nil, err
 		}
-		return p.url, p.url, p.pid, p.stop, nil
+		t := &runTarget{pubURL: lp.hub.url, subURL: lp.leaf.url, procs: []*process{lp.leaf, lp.hub}}
+		if c.topo == leafUp {
+			t.pubURL, t.subURL = t.subURL, t.pubURL
+		}
+		return t, nil
+	default:
+		cfg := serverConfig{maxPayload: suiteMaxPayload}
+		if c.topo == idle {
+			cfg.maxConns = s.o.Conns + 1000
+		}
+		p, err := startServer(ctx, spec, s.dir, name, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return &runTarget{pubURL: p.url, subURL: p.url, pid: p.pid, procs: []*process{p}}, nil
 	}
 }
 
@@ -326,25 +326,28 @@ func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair int) 
 	if side == "B" {
 		spec = s.o.B
 	}
-	pubURL, subURL, pid, stop, err := s.target(ctx, c, side)
-	if stop != nil {
-		defer stop()
-	}
+	t, err := s.target(ctx, c, side, pair)
 	if err != nil {
 		return nil, err
 	}
+	defer t.stop()
 	o := c.opts
-	o.URL, o.SubURL, o.Label = pubURL, subURL, spec.Name
+	o.URL, o.SubURL, o.Label = t.pubURL, t.subURL, spec.Name
 	o.Progress = s.o.Progress
 	if o.Count > 0 {
 		o.Count = max(int64(float64(o.Count)*s.o.Scale), 100)
 		// A tenth of the run, at most 50,000 messages, warms the path up.
 		o.Warmup = min(o.Count/10, 50_000)
 	}
-	if c.topo == fresh {
-		o.Conns, o.ServerPID = s.o.Conns, pid
+	if c.topo == idle {
+		o.Conns, o.ServerPID = s.o.Conns, t.pid
 	}
 	res, err := Run(ctx, o)
+	if err != nil {
+		if cerr := t.crashed(); cerr != nil {
+			err = fmt.Errorf("%w; %w", err, cerr)
+		}
+	}
 	var m Metric
 	if len(c.metrics) > 0 {
 		m, _ = res.Metric(c.metrics[0])
