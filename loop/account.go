@@ -4,6 +4,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/canopy-nats/canopy/auth"
+	"github.com/canopy-nats/canopy/leaf"
 	"github.com/canopy-nats/canopy/sublist"
 )
 
@@ -11,12 +13,15 @@ import (
 // front of it.
 type account struct {
 	name   string
+	info   *auth.AccountInfo // nil for accounts the authorization layer does not know
 	sl     *sublist.Sublist[*subscription]
 	caches []*sublist.Cache[*subscription] // indexed by worker id; each used by its loop only
 
 	nconns atomic.Int32
 
-	mu sync.Mutex // guards what follows
+	mu    sync.Mutex // guards what follows
+	leafs []*client  // leaf links bound to the account, after their handshake
+	lds   string     // this server's loop-detection subject in the account
 }
 
 // subscription is one interest: a client's SUB, or what a leaf link
@@ -27,6 +32,10 @@ type subscription struct {
 	queue   string
 	sid     string
 
+	// filter is set when a subscribe deny entry overlaps this wildcard or
+	// queue subscription: each delivery is then checked against it.
+	filter *auth.Permissions
+
 	// Shared: read by publishers on any loop.
 	max    atomic.Int64 // deliver at most this many in total; 0 means no limit
 	nm     atomic.Int64 // delivered so far, counted only while max is set
@@ -35,13 +44,46 @@ type subscription struct {
 
 const l1CacheSize = 1024
 
+// addSub inserts a subscription and tells the account's leaf links. Both
+// happen under the account lock, so a link that registers concurrently
+// sees the subscription exactly once: in its snapshot or as an update.
+func (a *account) addSub(w *worker, sub *subscription) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := a.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+		return err
+	}
+	if len(a.leafs) > 0 {
+		a.propagate(w, sub, sub.interest())
+	}
+	return nil
+}
+
+// removeSub removes a subscription and withdraws it from the leaf links.
+func (a *account) removeSub(w *worker, sub *subscription) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sl.Remove(sub.subject, sub.queue, sub) == nil && len(a.leafs) > 0 {
+		a.propagate(w, sub, -sub.interest())
+	}
+}
+
+// interest is how much a subscription counts in an LS+ weight: one, or for
+// a queue interest learned from a link, the weight the link announced.
+func (s *subscription) interest() int32 {
+	if w := s.weight.Load(); w > 0 {
+		return w
+	}
+	return 1
+}
+
 func (s *Server) registerAccount(name string) *account {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a, ok := s.accounts[name]; ok {
 		return a
 	}
-	a := &account{name: name, sl: sublist.New[*subscription]()}
+	a := &account{name: name, sl: sublist.New[*subscription](), lds: leaf.NewLDS()}
 	a.caches = make([]*sublist.Cache[*subscription], len(s.workers))
 	for i := range a.caches {
 		a.caches[i] = sublist.NewCache(a.sl, l1CacheSize)

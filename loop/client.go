@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/canopy-nats/canopy/auth"
 	"github.com/canopy-nats/canopy/parser"
 	"github.com/canopy-nats/canopy/sublist"
 )
@@ -43,6 +43,7 @@ const (
 	reasonServerShutdown closeReason = "Server Shutdown"
 	reasonWriteError     closeReason = "Write Error"
 	reasonReadError      closeReason = "Read Error"
+	reasonAuthExpired    closeReason = "Authentication Expired"
 )
 
 // The -ERR texts of nats-server v2.15.2 (PROTOCOL.md 2.8).
@@ -97,10 +98,14 @@ type client struct {
 	start        time.Time
 	nonce        string
 	meta         *clientMeta
+	leaf         *leafLink // set for leaf links only
+	maxSubs      int   // -1 or 0: unlimited
+	expires      int64 // unix nanos when the credentials lapse; 0 never
 	reason       closeReason
 	raddr        net.Addr
 
 	// Shared: read from other loops.
+	perms    atomic.Pointer[auth.Checker] // nil: everything allowed
 	closed   atomic.Bool
 	headers  atomic.Bool
 	inMsgs   atomic.Int64
@@ -147,6 +152,9 @@ func (c *client) ip() string {
 
 // Op dispatches one parsed op. It implements parser.Handler.
 func (c *client) Op(op *parser.Op) error {
+	if c.kind == kindLeaf {
+		return c.leafOp(op)
+	}
 	switch op.Kind {
 	case parser.Pub:
 		return c.processPub(op.Subject, op.Reply, 0, op.Msg)
@@ -217,25 +225,27 @@ func (c *client) processConnect(arg []byte) error {
 	hdr := o.Headers && !c.srv.opts.NoHeaderSupport
 	c.headers.Store(hdr)
 	c.noResponders = o.NoResponders
-	if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
-		c.meta = &clientMeta{name: o.Name, lang: o.Lang, version: o.Version, user: o.User}
+	id, err := c.srv.auth.Authenticate(&auth.ConnectCreds{
+		User: o.User, Pass: o.Pass, Token: o.Token, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Host: c.ip(),
+	}, c.nonce)
+	if err != nil {
+		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
+		return c.closeWith(reasonAuthFailure, auth.WireText(err))
 	}
-	if !c.srv.checkAuth(c, &o) {
-		c.srv.log.Errorf("%s - Authorization Error", c)
-		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	if o.Name != "" || o.Lang != "" || o.Version != "" || id.Name != "" {
+		c.meta = &clientMeta{name: o.Name, lang: o.Lang, version: o.Version, user: id.Name}
 	}
 	if o.Account != "" || o.NewAccount {
 		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
+	if err := c.bind(id); err != nil {
+		return err
 	}
 	if o.Protocol < 0 || o.Protocol > 1 {
 		return c.closeWith(reasonBadProtocol, errBadProtocol)
 	}
 	if o.NoResponders && !hdr {
 		return c.closeWith(reasonNoRespHeaders, errNoRespHeaders)
-	}
-	if c.acc == nil {
-		c.acc = c.srv.gacc
-		c.acc.nconns.Add(1)
 	}
 	c.connected = true
 	c.p.NeedConnect = false
@@ -245,24 +255,39 @@ func (c *client) processConnect(arg []byte) error {
 	return nil
 }
 
-// checkAuth authenticates a CONNECT against the server's authorization.
-// The authorization layer (auth package) replaces this in issue 3.
-func (s *Server) checkAuth(c *client, o *connectOpts) bool {
-	a := &s.opts.Authorization
-	switch {
-	case a.Token != "":
-		return subtle.ConstantTimeCompare([]byte(o.Token), []byte(a.Token)) == 1
-	case a.Username != "":
-		return o.User == a.Username && subtle.ConstantTimeCompare([]byte(o.Pass), []byte(a.Password)) == 1
-	case len(a.Users) > 0:
-		for _, u := range a.Users {
-			if u.Username == o.User && subtle.ConstantTimeCompare([]byte(o.Pass), []byte(u.Password)) == 1 {
-				return true
-			}
-		}
-		return false
+// bind attaches an authenticated identity to c: its account (counted
+// against the account's connection limit), permissions and limits.
+func (c *client) bind(id *auth.Identity) error {
+	acc := c.srv.lookupAccount(id.Account)
+	if acc == nil {
+		acc = c.srv.registerAccount(id.Account)
 	}
-	return true
+	if acc != c.acc {
+		if acc.info != nil && acc.info.MaxConnections > 0 && int(acc.nconns.Load()) >= acc.info.MaxConnections {
+			return c.closeWith(reasonMaxConns, auth.WireAccountConnections)
+		}
+		if c.acc != nil {
+			c.acc.nconns.Add(-1)
+		}
+		acc.nconns.Add(1)
+		c.acc = acc
+	}
+	c.perms.Store(nil)
+	if id.Perms != nil {
+		c.perms.Store(auth.NewChecker(id.Perms))
+	}
+	c.maxSubs = id.MaxSubs
+	if c.maxSubs == 0 {
+		c.maxSubs = c.srv.opts.MaxSubs
+	}
+	if id.MaxPayload > 0 && int(id.MaxPayload) < c.p.MaxPayload {
+		c.p.MaxPayload = int(id.MaxPayload)
+	}
+	c.expires = 0
+	if !id.Expires.IsZero() {
+		c.expires = id.Expires.UnixNano()
+	}
+	return nil
 }
 
 func (s *Server) firstPingDelay() int64 {
@@ -295,12 +320,20 @@ func (c *client) sendErr(text string) {
 	c.w.markDirty(c)
 }
 
-func (c *client) sendErrQuoted(prefix string, subject []byte) {
+// sendPubViolation reports a publish the connection may not make; the
+// connection stays open.
+func (c *client) sendPubViolation(subject []byte) {
 	c.out = append(c.out, "-ERR '"...)
-	c.out = append(c.out, prefix...)
-	c.out = append(c.out, '"')
-	c.out = append(c.out, subject...)
-	c.out = append(c.out, "\"'\r\n"...)
+	c.out = auth.AppendPublishViolation(c.out, subject)
+	c.out = append(c.out, "'\r\n"...)
+	c.w.markDirty(c)
+}
+
+// sendSubViolation reports a subscription the connection may not make.
+func (c *client) sendSubViolation(subject, queue string) {
+	c.out = append(c.out, "-ERR '"...)
+	c.out = auth.AppendSubscribeViolation(c.out, subject, queue)
+	c.out = append(c.out, "'\r\n"...)
 	c.w.markDirty(c)
 }
 
@@ -344,12 +377,21 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 		}
 		return nil
 	}
-	if max := c.srv.opts.MaxSubs; max > 0 && len(c.subs) >= max {
+	subj, q := string(subject), string(queue)
+	pc := c.perms.Load()
+	if pc != nil && !pc.Subscribe(subj, q) {
+		c.sendSubViolation(subj, q)
+		return nil
+	}
+	if c.maxSubs > 0 && len(c.subs) >= c.maxSubs {
 		c.sendErr(errMaxSubs)
 		return nil
 	}
-	sub := &subscription{c: c, subject: string(subject), queue: string(queue), sid: string(sid)}
-	if err := c.acc.sl.Insert(sub.subject, sub.queue, sub); err != nil {
+	sub := &subscription{c: c, subject: subj, queue: q, sid: string(sid)}
+	if pc != nil && pc.Permissions().NeedsDeliveryFilter(subj, q) {
+		sub.filter = pc.Permissions()
+	}
+	if err := c.acc.addSub(c.w, sub); err != nil {
 		c.sendErr(errInvalidSubject)
 		return nil
 	}
@@ -382,7 +424,7 @@ func (c *client) removeSub(sub *subscription) {
 		return
 	}
 	delete(c.subs, sub.sid)
-	_ = c.acc.sl.Remove(sub.subject, sub.queue, sub)
+	c.acc.removeSub(c.w, sub)
 }
 
 func (c *client) removeAllSubs() {
@@ -401,11 +443,18 @@ func (c *client) processPub(subject, reply []byte, hdr int, msg []byte) error {
 		c.sendErr(errInvalidPubSubj)
 	}
 	if hasPrefix(subject, "_GR_.") {
-		c.sendErrQuoted(errPermPubPrefix, subject)
+		c.sendPubViolation(subject)
+		return nil
+	}
+	if pc := c.perms.Load(); pc != nil && !pc.Publish(subject) {
+		c.sendPubViolation(subject)
 		return nil
 	}
 	if len(reply) > 0 && reservedReply(reply) {
-		c.sendErrQuoted(errPermReplyPrefix, reply)
+		c.out = append(c.out, "-ERR '"...)
+		c.out = auth.AppendReplyViolation(c.out, reply)
+		c.out = append(c.out, "'\r\n"...)
+		c.w.markDirty(c)
 		return nil
 	}
 	if c.verbose {
@@ -414,7 +463,7 @@ func (c *client) processPub(subject, reply []byte, hdr int, msg []byte) error {
 	if c.acc == nil {
 		c.acc = c.srv.gacc
 	}
-	n := c.w.deliver(c, c.acc, subject, reply, hdr, msg)
+	n := c.w.deliverFrom(c, c.acc, subject, reply, hdr, msg, nil)
 	if n == 0 && len(reply) > 0 && c.noResponders {
 		c.sendNoResponders(subject, reply)
 	}
@@ -525,8 +574,17 @@ func (c *client) checkTimers(now int64) {
 		return
 	}
 	if c.authDeadline != 0 && now >= c.authDeadline {
+		if c.kind == kindLeaf {
+			c.leafTimeout()
+			return
+		}
 		c.srv.log.Errorf("%s - Authentication Timeout", c)
 		c.closeWith(reasonAuthTimeout, errAuthTimeout)
+		return
+	}
+	if c.expires != 0 && now >= c.expires {
+		c.srv.log.Noticef("%s - User Authentication Expired", c)
+		c.closeWith(reasonAuthExpired, auth.WireUserExpired)
 		return
 	}
 	if c.stalledSince != 0 && now-c.stalledSince > int64(c.srv.opts.WriteDeadline) {
@@ -543,7 +601,9 @@ func (c *client) checkTimers(now int64) {
 	if c.nextPing != 0 && now >= c.nextPing {
 		interval := int64(c.srv.opts.PingInterval)
 		c.nextPing = now + interval
-		if c.kind == kindClient && c.connected && now-c.lastIn < interval {
+		// A client, or a leaf for which we are the hub, that sent something
+		// recently is alive; a spoke pings its hub regardless.
+		if c.connected && now-c.lastIn < interval && (c.kind == kindClient || !c.leaf.spoke) {
 			return
 		}
 		if c.pingsOut+1 > c.srv.opts.MaxPingsOut {

@@ -6,16 +6,35 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/canopy-nats/canopy/leaf"
 )
 
-// deliver sends a message published by src in acc to every matching
-// subscription, and returns how many received it. It runs on src's loop and
-// only appends: the output is written when the traffic event ends.
-func (w *worker) deliver(src *client, acc *account, subject, reply []byte, hdr int, msg []byte) int {
+// deliverFrom sends a message published by src in acc to every matching
+// subscription and returns how many connections received it. It runs on
+// src's loop and only appends: the output is written when the traffic
+// event ends. queues is the list an LMSG names: a message from a leaf link
+// is delivered only to the queue groups it lists.
+func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, hdr int, msg []byte, queues [][]byte) int {
 	r := acc.caches[w.id].Match(subject)
+	var origin string
+	fromLeaf := src.kind == kindLeaf
+	if fromLeaf {
+		origin = src.leaf.cluster
+	}
+	w.leafs = w.leafs[:0]
 	n := 0
 	for _, sub := range r.Plain {
-		if sub.c == src && !src.echo {
+		dc := sub.c
+		if dc.kind == kindLeaf {
+			// Never back down the link it came by, nor to a link of the
+			// cluster it came from.
+			if dc != src && (origin == "" || dc.leaf.cluster != origin) {
+				w.addLeafTarget(dc, "")
+			}
+			continue
+		}
+		if dc == src && !src.echo {
 			continue
 		}
 		if w.deliverTo(sub, subject, reply, hdr, msg) {
@@ -23,16 +42,70 @@ func (w *worker) deliver(src *client, acc *account, subject, reply []byte, hdr i
 		}
 	}
 	for i := range r.Groups {
-		if sub := pickQueue(src, r.Groups[i].Members); sub != nil && w.deliverTo(sub, subject, reply, hdr, msg) {
+		g := &r.Groups[i]
+		if fromLeaf && !listed(queues, g.Name) {
+			continue
+		}
+		sub := pickQueue(src, origin, subject, g.Members)
+		if sub == nil {
+			continue
+		}
+		if sub.c.kind == kindLeaf {
+			w.addLeafTarget(sub.c, g.Name)
+			continue
+		}
+		if w.deliverTo(sub, subject, reply, hdr, msg) {
+			n++
+		}
+	}
+	for i := range w.leafs {
+		if w.deliverLeaf(&w.leafs[i], subject, reply, hdr, msg) {
 			n++
 		}
 	}
 	return n
 }
 
-// pickQueue chooses the member of a queue group that gets a message:
-// uniformly at random among those that can take it.
-func pickQueue(src *client, members []*subscription) *subscription {
+// listed reports whether an LMSG's queue list names group g.
+func listed(queues [][]byte, g string) bool {
+	for _, q := range queues {
+		if string(q) == g {
+			return true
+		}
+	}
+	return false
+}
+
+// addLeafTarget adds a link to the message's leaf destinations, merging
+// plain interest and queue groups into one LMSG per link.
+func (w *worker) addLeafTarget(c *client, queue string) {
+	for i := range w.leafs {
+		if t := &w.leafs[i]; t.c == c {
+			if queue != "" {
+				t.qs = append(t.qs, queue)
+			}
+			return
+		}
+	}
+	k := len(w.leafs)
+	if k < cap(w.leafs) {
+		w.leafs = w.leafs[:k+1]
+	} else {
+		w.leafs = append(w.leafs, leafTarget{})
+	}
+	t := &w.leafs[k]
+	t.c, t.qs = c, t.qs[:0]
+	if queue != "" {
+		t.qs = append(t.qs, queue)
+	}
+}
+
+// pickQueue chooses the member of a queue group that gets a message: a
+// local member, uniformly at random among those that can take it, and only
+// when there is none a leaf link, chosen at random weighted by the number
+// of members it announced. A link of the cluster the message came from is
+// never chosen.
+func pickQueue(src *client, origin string, subject []byte, members []*subscription) *subscription {
 	n := len(members)
 	if n == 0 {
 		return nil
@@ -41,21 +114,38 @@ func pickQueue(src *client, members []*subscription) *subscription {
 	if n > 1 {
 		start = rand.IntN(n)
 	}
+	var remote *subscription
+	var total int32
 	for i := 0; i < n; i++ {
 		j := start + i
 		if j >= n {
 			j -= n
 		}
 		sub := members[j]
-		if sub.c.closed.Load() || (sub.c == src && !src.echo) {
+		dc := sub.c
+		if dc.closed.Load() || dc == src && !src.echo {
+			continue
+		}
+		if dc.kind == kindLeaf {
+			if dc == src || (origin != "" && dc.leaf.cluster == origin) {
+				continue
+			}
+			wt := sub.interest()
+			total += wt
+			if rand.Int32N(total) < wt {
+				remote = sub
+			}
 			continue
 		}
 		if m := sub.max.Load(); m > 0 && sub.nm.Load() >= m {
 			continue
 		}
+		if sub.filter != nil && sub.filter.DeniedForDelivery(subject, sub.queue) {
+			continue
+		}
 		return sub
 	}
-	return nil
+	return remote
 }
 
 // deliverTo frames one message for sub's connection and queues it there:
@@ -65,6 +155,9 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 	if c.closed.Load() {
 		return false
 	}
+	if sub.filter != nil && sub.filter.DeniedForDelivery(subject, sub.queue) {
+		return false
+	}
 	last := false
 	if m := sub.max.Load(); m > 0 {
 		k := sub.nm.Add(1)
@@ -72,6 +165,11 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 			return false
 		}
 		last = k == m
+	}
+	if len(reply) > 0 {
+		if pc := c.perms.Load(); pc != nil {
+			pc.AddReply(reply)
+		}
 	}
 	headers := c.headers.Load()
 	if c.w == w {
@@ -91,6 +189,31 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 		if last {
 			b.segs = append(b.segs, segment{c: c, unsub: sub})
 		}
+	}
+	w.stats.outMsgs.Add(1)
+	w.stats.outBytes.Add(int64(len(msg)))
+	return true
+}
+
+// deliverLeaf sends one LMSG (or HMSG) down a leaf link, if the link may
+// carry the subject.
+func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg []byte) bool {
+	c := t.c
+	if c.closed.Load() || !c.leaf.perms.Load().CanPublish(subject) {
+		return false
+	}
+	headers := c.headers.Load()
+	if c.w == w {
+		start := len(c.out)
+		c.out = leaf.AppendMsg(c.out, subject, reply, t.qs, hdr, msg, headers)
+		c.outMsgs.Add(1)
+		c.outBytes.Add(int64(len(c.out) - start))
+		w.markDirty(c)
+	} else {
+		b := w.batchFor(c.w)
+		start := len(b.buf)
+		b.buf = leaf.AppendMsg(b.buf, subject, reply, t.qs, hdr, msg, headers)
+		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start)})
 	}
 	w.stats.outMsgs.Add(1)
 	w.stats.outBytes.Add(int64(len(msg)))

@@ -6,6 +6,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
+	"github.com/canopy-nats/canopy/auth"
+	"github.com/canopy-nats/canopy/leaf"
 	"github.com/canopy-nats/canopy/parser"
 )
 
@@ -36,17 +38,28 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		echo:  true,
 		raddr: gc.RemoteAddr(),
 	}
+	remote, _ := gc.Context().(*leaf.Remote)
 	gc.SetContext(c)
 	w.add(c)
 	s.total.Add(1)
 	c.p.Mode = parser.Client
 	c.p.MaxControlLine = int(s.opts.MaxControlLine)
 	c.p.MaxPayload = int(s.opts.MaxPayload)
+	if remote != nil || s.isLeafPort(gc.LocalAddr()) {
+		return s.openLeaf(c, remote), gnet.None
+	}
 	c.nextPing = w.now + s.firstPingDelay()
 	n := s.nclients.Add(1)
 	if s.authRequired() {
 		c.p.NeedConnect = true
 		c.authDeadline = w.now + int64(s.opts.Authorization.Timeout)
+		if s.auth.NeedNonce() {
+			c.nonce = s.auth.NewNonce()
+		}
+	} else if id, err := s.auth.Authenticate(&auth.ConnectCreds{}, ""); err == nil {
+		// Without authorization (or with no_auth_user) a client may
+		// publish before, or without, CONNECT: bind it now.
+		c.bind(id)
 	}
 	out := s.appendInfo(nil, c, false)
 	if max := s.opts.MaxConn; max > 0 && n > int64(max) {
@@ -84,6 +97,9 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	c.closed.Store(true)
 	c.w.remove(c)
+	if c.kind == kindLeaf {
+		c.closeLeaf()
+	}
 	if c.acc != nil {
 		c.removeAllSubs()
 		c.acc.nconns.Add(-1)

@@ -16,7 +16,9 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/canopy-nats/canopy/auth"
 	"github.com/canopy-nats/canopy/conf"
+	"github.com/canopy-nats/canopy/leaf"
 )
 
 // Version is Canopy's own version.
@@ -48,6 +50,7 @@ type Server struct {
 	log  Logger
 	id   string // server public nkey
 	name string
+	auth *auth.Authenticator
 
 	handler *handler
 	eng     gnet.Engine
@@ -76,6 +79,9 @@ type Server struct {
 	// infoJSON is the static part of the client INFO, without the closing
 	// brace; per-connection fields are appended to it.
 	infoJSON []byte
+
+	remotes     []*leaf.Remote
+	stopRemotes context.CancelFunc
 }
 
 // New builds a server from normalized options. It binds nothing yet.
@@ -84,6 +90,10 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 		opts = &conf.Options{}
 	}
 	opts.Normalize()
+	authn, err := auth.New(opts)
+	if err != nil {
+		return nil, err
+	}
 	kp, err := nkeys.CreateServer()
 	if err != nil {
 		return nil, fmt.Errorf("loop: server identity: %w", err)
@@ -96,6 +106,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 		opts:     opts,
 		log:      log,
 		id:       id,
+		auth:     authn,
 		name:     opts.ServerName,
 		wmap:     make(map[gnet.EventLoop]*worker),
 		accounts: make(map[string]*account),
@@ -111,6 +122,12 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	}
 	for i := 0; i < opts.Loops; i++ {
 		s.workers = append(s.workers, newWorker(s, i))
+	}
+	for _, w := range authn.Warnings() {
+		s.log.Warnf("%s", w)
+	}
+	for _, info := range authn.Accounts() {
+		s.registerAccount(info.Name).info = info
 	}
 	s.gacc = s.registerAccount(conf.GlobalAccount)
 	s.handler = &handler{srv: s}
@@ -176,7 +193,31 @@ func (s *Server) Start() error {
 	if s.leafAddr != "" {
 		s.log.Noticef("Listening for leafnode connections on %s", s.LeafAddr())
 	}
+	if err := s.startRemotes(); err != nil {
+		return err
+	}
 	s.log.Noticef("Server is ready")
+	return nil
+}
+
+// startRemotes begins dialling every configured leaf remote.
+func (s *Server) startRemotes() error {
+	ln := &s.opts.LeafNode
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.stopRemotes = cancel
+	s.mu.Unlock()
+	for _, rc := range ln.Remotes {
+		r, err := leaf.NewRemote(rc, ln)
+		if err != nil {
+			return err
+		}
+		if s.lookupAccount(r.Account()) == nil {
+			return fmt.Errorf("loop: leafnode remote binds to unknown account %q", r.Account())
+		}
+		s.remotes = append(s.remotes, r)
+		go r.Run(ctx, s)
+	}
 	return nil
 }
 
@@ -252,6 +293,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.done
 		return nil
 	}
+	s.mu.Lock()
+	if s.stopRemotes != nil {
+		s.stopRemotes()
+	}
+	s.mu.Unlock()
 	if err := eng.Stop(ctx); err != nil {
 		return fmt.Errorf("loop: stop: %w", err)
 	}
@@ -340,10 +386,7 @@ func (s *Server) appendInfo(b []byte, c *client, connectInfo bool) []byte {
 	return append(b, " \r\n"...)
 }
 
-func (s *Server) authRequired() bool {
-	a := &s.opts.Authorization
-	return a.Token != "" || a.Username != "" || len(a.Users) > 0
-}
+func (s *Server) authRequired() bool { return s.auth.Required() }
 
 // discard is the logger used when none is given.
 type discard struct{}

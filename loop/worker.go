@@ -31,6 +31,8 @@ type worker struct {
 	dirty   []*client // clients whose out buffer holds bytes to write
 	out     []*batch  // batches being filled, indexed by destination worker id
 	outIDs  []int     // ids with a non-nil out entry
+	leafs   []leafTarget
+	proto   []byte // scratch for protocol lines to other connections
 	stats   workerStats
 	now     int64 // unix nanos at the start of the current event
 
@@ -65,6 +67,7 @@ type batch struct {
 type segment struct {
 	c     *client
 	n     int32
+	proto bool // protocol lines (LS+, LS-), not a message
 	unsub *subscription
 }
 
@@ -89,6 +92,18 @@ func (w *worker) batchFor(d *worker) *batch {
 		w.outIDs = append(w.outIDs, d.id)
 	}
 	return b
+}
+
+// sendProto queues protocol lines for c, on whichever loop it lives.
+func (w *worker) sendProto(c *client, p []byte) {
+	if c.w == w {
+		c.out = append(c.out, p...)
+		w.markDirty(c)
+		return
+	}
+	b := w.batchFor(c.w)
+	b.buf = append(b.buf, p...)
+	b.segs = append(b.segs, segment{c: c, n: int32(len(p)), proto: true})
 }
 
 // markDirty records that c has output to write at the end of the event.
@@ -155,9 +170,13 @@ func (w *worker) drain() {
 		for _, sg := range b.segs {
 			end := off + int(sg.n)
 			if c := sg.c; !c.closed.Load() {
-				if sg.unsub != nil {
+				switch {
+				case sg.unsub != nil:
 					c.removeSub(sg.unsub)
-				} else {
+				case sg.proto:
+					c.out = append(c.out, b.buf[off:end]...)
+					w.markDirty(c)
+				default:
 					c.queueMsg(b.buf[off:end])
 				}
 			}

@@ -1,0 +1,692 @@
+package loop
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/canopy-nats/canopy/auth"
+	"github.com/canopy-nats/canopy/conf"
+	"github.com/canopy-nats/canopy/leaf"
+	"github.com/canopy-nats/canopy/parser"
+	"github.com/canopy-nats/canopy/sublist"
+)
+
+// Leaf link timings, as nats-server has them.
+const (
+	leafFirstPing      = time.Second
+	leafConnectInfoMax = 2 * time.Second
+)
+
+// The -ERR texts of leaf links.
+const (
+	errLeafClient      = "attempted to connect to leaf node port"
+	errLeafDuplicate   = "Duplicate Remote LeafNode Connection"
+	errLeafStale       = "Stale Leaf Node Connection - Closing"
+	errInvalidSub      = "Invalid Subscription"
+	errLeafLoopFmt     = "Loop detected for leafnode account=%q. Delaying attempt to reconnect for %v"
+	errLeafGatewayFmt  = "Rejecting connection from gateway %q on the leafnode port"
+	errLeafSameCluster = "remote leafnode has same cluster name"
+)
+
+// leafLink is what a leaf connection holds beyond a client's state.
+type leafLink struct {
+	remote *leaf.Remote // set on the side that dialled
+
+	// spoke is true when this server is the leaf on the link (it dialled,
+	// and the remote is not configured hub: true); false when it is the hub.
+	spoke bool
+
+	// Set during the handshake, then read-only; other loops read them
+	// after the link is registered with its account.
+	name          string // the peer's server name
+	cluster       string // the peer's cluster: origin of what it sends
+	remoteAccount string
+	established   bool
+	isolated      bool
+
+	// perms is what may cross the link, in the link's own terms: publish
+	// is what this server sends down it (messages) and accepts interest
+	// for (LS+); subscribe is what it advertises (LS+) and accepts
+	// messages on. Replaced when a hub's INFO changes the lists.
+	perms atomic.Pointer[auth.Permissions]
+	check *auth.Checker // the hub's cached view of perms; loop only
+
+	// smap is what this server has told the peer; guarded by acc.mu.
+	smap leaf.Interest
+
+	hubInfo *leaf.Info // spoke: the hub's first INFO
+}
+
+// leafTarget is one leaf link a message goes to, with the queue groups it
+// was chosen to serve.
+type leafTarget struct {
+	c  *client
+	qs []string
+}
+
+// Enroll hands a connection a remote dialled to the event loops. It
+// implements leaf.Host and blocks the remote's own goroutine, never a loop.
+func (s *Server) Enroll(conn net.Conn, r *leaf.Remote) error {
+	s.mu.Lock()
+	eng := s.eng
+	s.mu.Unlock()
+	ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), r), conn)
+	ch, err := eng.Register(ctx)
+	if err != nil {
+		return err
+	}
+	res := <-ch
+	return res.Err
+}
+
+// Noticef, Errorf and Debugf let the remotes log through the server.
+func (s *Server) Noticef(format string, v ...any) { s.log.Noticef(format, v...) }
+
+// Errorf logs at [ERR].
+func (s *Server) Errorf(format string, v ...any) { s.log.Errorf(format, v...) }
+
+// Debugf logs at [DBG].
+func (s *Server) Debugf(format string, v ...any) { s.log.Debugf(format, v...) }
+
+// openLeaf prepares a leaf connection in OnOpen: an accepted one gets the
+// hub's INFO at once; a dialled one waits for the hub's.
+func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
+	c.kind = kindLeaf
+	c.leaf = &leafLink{remote: r}
+	c.echo = false
+	c.p.Mode = parser.Leaf
+	c.p.MaxControlLine = 16 * int(s.opts.MaxControlLine)
+	c.nextPing = 0
+	if r != nil {
+		c.leaf.spoke = !r.Config().Hub
+		c.leaf.perms.Store(auth.SpokePermissions(nil, nil, r.Config().DenyImports, r.Config().DenyExports).
+			WithDeny(auth.JetStreamDenies(), auth.JetStreamDenies()))
+		c.authDeadline = c.w.now + int64(r.Config().FirstInfoTimeout)
+		return nil
+	}
+	c.p.NeedConnect = true
+	c.nonce = auth.NewNonce()
+	c.authDeadline = c.w.now + int64(s.opts.LeafNode.AuthTimeout)
+	return s.appendLeafInfo(nil, c, false)
+}
+
+// leafInfo is the INFO this server sends on its leafnode port.
+func (s *Server) leafInfo(c *client) *leaf.Info {
+	la, _ := s.LeafAddr().(*net.TCPAddr)
+	port := s.opts.LeafNode.Port
+	if la != nil {
+		port = la.Port
+	}
+	hostport := net.JoinHostPort(s.opts.LeafNode.Host, strconv.Itoa(port))
+	inf := &leaf.Info{
+		ServerID:      s.id,
+		ServerName:    s.name,
+		Version:       CompatVersion,
+		Proto:         leaf.Proto,
+		Go:            runtime.Version(),
+		Host:          s.opts.LeafNode.Host,
+		Port:          port,
+		Headers:       !s.opts.NoHeaderSupport,
+		AuthRequired:  true,
+		MaxPayload:    s.opts.MaxPayload,
+		IP:            hostport,
+		ClientID:      c.cid,
+		Nonce:         c.nonce,
+		InfoOnConnect: true,
+	}
+	if !s.opts.LeafNode.NoAdvertise {
+		inf.LeafNodeURLs = s.leafURLs(port)
+	}
+	return inf
+}
+
+// leafURLs are the leafnode URLs this server tells its leafs: the
+// advertised address, or the listener's, or when it listens on every
+// interface, each non-loopback address it has.
+func (s *Server) leafURLs(port int) []string {
+	ln := &s.opts.LeafNode
+	if ln.Advertise != "" {
+		return []string{ln.Advertise}
+	}
+	ip := net.ParseIP(ln.Host)
+	if ip == nil || !ip.IsUnspecified() {
+		return []string{net.JoinHostPort(ln.Host, strconv.Itoa(port))}
+	}
+	var urls []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			urls = append(urls, net.JoinHostPort(n.IP.String(), strconv.Itoa(port)))
+		}
+	}
+	return urls
+}
+
+func (s *Server) appendLeafInfo(b []byte, c *client, connectInfo bool) []byte {
+	inf := s.leafInfo(c)
+	var imp, exp []byte
+	if connectInfo {
+		inf.Nonce = ""
+		inf.ConnectInfo = true
+		inf.RemoteAccount = c.acc.name
+		inf.AccIsSys = c.acc.info != nil && c.acc.info.System
+		if c.leaf.check != nil {
+			imp, exp = c.leaf.check.Permissions().ImportExportJSON()
+		}
+	}
+	js, _ := json.Marshal(inf)
+	if imp != nil || exp != nil {
+		// The lists are the user's as configured, as nats-server sends
+		// them; splice them in rather than decode and encode them again.
+		js = js[:len(js)-1]
+		if imp != nil {
+			js = append(js, `,"import":`...)
+			js = append(js, imp...)
+		}
+		if exp != nil {
+			js = append(js, `,"export":`...)
+			js = append(js, exp...)
+		}
+		js = append(js, '}')
+	}
+	b = append(b, "INFO "...)
+	b = append(b, js...)
+	return append(b, " \r\n"...)
+}
+
+// leafOp dispatches an op received on a leaf link.
+func (c *client) leafOp(op *parser.Op) error {
+	switch op.Kind {
+	case parser.LMsg:
+		return c.leafMsg(op.Subject, op.Reply, op.Queues, 0, op.Msg)
+	case parser.HMsg:
+		return c.leafMsg(op.Subject, op.Reply, op.Queues, op.HdrLen, op.Msg)
+	case parser.LSub:
+		return c.leafSub(op.Subject, op.Queue, op.Weight)
+	case parser.LUnsub:
+		return c.leafUnsub(op.Subject, op.Queue)
+	case parser.Ping:
+		c.out = append(c.out, "PONG\r\n"...)
+		c.w.markDirty(c)
+	case parser.Pong:
+		c.pingsOut = 0
+	case parser.Connect:
+		if c.leaf.remote != nil {
+			return c.closeWith(reasonProtocol, errUnknownOp)
+		}
+		return c.leafConnect(op.Arg)
+	case parser.Info:
+		return c.leafInfo(op.Arg)
+	case parser.Err:
+		c.leafErr(op.Arg)
+	case parser.OK:
+	case parser.Sub, parser.Unsub, parser.Pub, parser.HPub:
+		// A leaf peer has no business sending client ops.
+		return c.closeWith(reasonProtocol, errUnknownOp)
+	default:
+		return c.closeWith(reasonProtocol, errUnknownOp)
+	}
+	return nil
+}
+
+// leafConnect processes a leaf's CONNECT on the hub side.
+func (c *client) leafConnect(arg []byte) error {
+	s := c.srv
+	var lc leaf.Connect
+	if err := json.Unmarshal(arg, &lc); err != nil {
+		return c.closeWith(reasonParse, "")
+	}
+	if lc.Lang != "" {
+		return c.closeWith(reasonProtocol, errLeafClient)
+	}
+	if lc.Gateway != "" {
+		return c.closeWith(reasonProtocol, fmt.Sprintf(errLeafGatewayFmt, lc.Gateway))
+	}
+	if err := leaf.CheckCluster(lc.Cluster); err != nil {
+		return c.closeWith(reasonProtocol, strings.TrimPrefix(err.Error(), "leaf: "))
+	}
+	id, err := s.auth.AuthenticateLeaf(&auth.ConnectCreds{
+		User: lc.User, Pass: lc.Pass, Token: lc.Token, Nkey: lc.Nkey, Sig: lc.Sig, JWT: lc.JWT, Host: c.ip(),
+	}, c.nonce)
+	if err != nil {
+		s.log.Errorf("%s - Leafnode Authorization Error - %v", c, err)
+		return c.closeWith(reasonAuthFailure, auth.WireText(err))
+	}
+	acc := s.lookupAccount(id.Account)
+	if acc == nil {
+		acc = s.registerAccount(id.Account)
+	}
+	if acc.info != nil && acc.info.MaxLeafNodes > 0 && acc.countLeafs() >= acc.info.MaxLeafNodes {
+		return c.closeWith(reasonMaxConns, auth.WireAccountConnections)
+	}
+	l := c.leaf
+	l.spoke = lc.Hub
+	l.name, l.cluster, l.remoteAccount = lc.Name, lc.Cluster, lc.RemoteAccount
+	l.isolated = lc.Isolate
+	c.headers.Store(lc.Headers && !s.opts.NoHeaderSupport)
+	c.meta = &clientMeta{name: lc.Name, version: lc.Version, user: id.Name}
+	perms := id.Perms.Swap().WithDeny(append(auth.JetStreamDenies(), lc.DenyPub...), auth.JetStreamDenies())
+	if l.spoke {
+		// The leaf asked to be the hub: this side takes the leaf's role and
+		// applies the permissions unswapped.
+		perms = id.Perms.Leaf().WithDeny(auth.JetStreamDenies(), append(auth.JetStreamDenies(), lc.DenyPub...))
+	}
+	l.perms.Store(perms)
+	l.check = auth.NewChecker(id.Perms)
+	c.authDeadline = 0
+	c.p.NeedConnect = false
+	c.connected = true
+	c.acc = acc
+	acc.nconns.Add(1)
+	c.out = s.appendLeafInfo(c.out, c, true)
+	c.w.markDirty(c)
+	if old := acc.duplicateLeaf(c); old != nil {
+		s.log.Warnf("%s - Replacing duplicate remote leafnode connection %s", c, old)
+		old.closeFromAnyLoop(reasonProtocol, errLeafDuplicate)
+	}
+	c.leafEstablish()
+	return nil
+}
+
+// leafInfo processes an INFO on a leaf link: on the spoke, the hub's first
+// INFO starts the handshake and its connect-info INFO ends it.
+func (c *client) leafInfo(arg []byte) error {
+	l := c.leaf
+	if l.remote == nil {
+		// A leaf sends INFO only to negotiate compression, which Canopy
+		// declines by never offering it.
+		return nil
+	}
+	var inf leaf.Info
+	if err := json.Unmarshal(arg, &inf); err != nil {
+		return c.closeWith(reasonParse, "")
+	}
+	r := l.remote
+	if l.hubInfo == nil {
+		return c.leafHubInfo(&inf)
+	}
+	if len(inf.LeafNodeURLs) > 0 {
+		r.Discovered(inf.LeafNodeURLs)
+	}
+	if inf.Import != nil || inf.Export != nil {
+		l.perms.Store(spokePerms(r.Config(), &inf))
+	}
+	if inf.ConnectInfo && !l.established {
+		if inf.RemoteAccount != "" {
+			l.remoteAccount = inf.RemoteAccount
+		}
+		c.authDeadline = 0
+		c.leafEstablish()
+	}
+	return nil
+}
+
+// leafHubInfo answers the hub's first INFO with our CONNECT.
+func (c *client) leafHubInfo(inf *leaf.Info) error {
+	s, l := c.srv, c.leaf
+	r := l.remote
+	if err := leaf.CheckHubInfo(inf); err != nil {
+		if errors.Is(err, leaf.ErrWrongPort) {
+			s.log.Errorf("%s - Leafnode attempted to connect to wrong port %q", c, r.URL().Host)
+		} else {
+			s.log.Errorf("%s - %v", c, err)
+		}
+		return c.closeWith(reasonProtocol, "")
+	}
+	if inf.TLSRequired {
+		s.log.Errorf("%s - Leafnode remote %q requires TLS, which Canopy does not support yet", c, r.URL().Host)
+		return c.closeWith(reasonProtocol, "")
+	}
+	l.hubInfo = inf
+	l.name, l.cluster = inf.ServerName, inf.Cluster
+	c.headers.Store(inf.Headers && !s.opts.NoHeaderSupport)
+	c.meta = &clientMeta{name: inf.ServerName, version: inf.Version}
+	if len(inf.LeafNodeURLs) > 0 {
+		r.Discovered(inf.LeafNodeURLs)
+	}
+	acc := s.lookupAccount(r.Account())
+	if acc == nil {
+		s.log.Errorf("%s - Leafnode remote binds to unknown account %q", c, r.Account())
+		return c.closeWith(reasonProtocol, "")
+	}
+	c.acc = acc
+	acc.nconns.Add(1)
+	lc := leaf.Connect{
+		Version:  CompatVersion,
+		ServerID: s.id,
+		Name:     s.name,
+		Cluster:  s.name,
+		Headers:  c.headers.Load(),
+		Proto:    leaf.Proto,
+	}
+	if err := r.FillConnect(&lc, inf.Nonce); err != nil {
+		s.log.Errorf("%s - %v", c, err)
+		return c.closeWith(reasonProtocol, "")
+	}
+	js, _ := json.Marshal(&lc)
+	c.out = append(c.out, "CONNECT "...)
+	c.out = append(c.out, js...)
+	c.out = append(c.out, "\r\n"...)
+	c.w.markDirty(c)
+	c.connected = true
+	if !inf.InfoOnConnect {
+		// A hub that predates info_on_connect considers the link made
+		// once it has our CONNECT.
+		c.authDeadline = 0
+		c.leafEstablish()
+		return nil
+	}
+	c.authDeadline = c.w.now + int64(leafConnectInfoMax)
+	return nil
+}
+
+// spokePerms are a spoke's link permissions after a hub sent its lists.
+func spokePerms(r *conf.Remote, inf *leaf.Info) *auth.Permissions {
+	var imp, exp *auth.SubjectPermission
+	if inf.Import != nil {
+		imp = &auth.SubjectPermission{Allow: inf.Import.Allow, Deny: inf.Import.Deny}
+	}
+	if inf.Export != nil {
+		exp = &auth.SubjectPermission{Allow: inf.Export.Allow, Deny: inf.Export.Deny}
+	}
+	return auth.SpokePermissions(imp, exp, r.DenyImports, r.DenyExports).
+		WithDeny(auth.JetStreamDenies(), auth.JetStreamDenies())
+}
+
+// leafEstablish ends a handshake on either side: the link joins its
+// account, the peer learns our interest, and pings start.
+func (c *client) leafEstablish() {
+	s, l, acc := c.srv, c.leaf, c.acc
+	l.established = true
+	c.nextPing = c.w.now + int64(leafFirstPing) + rand.Int64N(int64(leafFirstPing)/5)
+	acc.mu.Lock()
+	c.out = leaf.AppendSub(c.out, acc.lds, "", 0)
+	acc.sl.Range(func(_, _ string, sub *subscription) bool {
+		if c.wantsInterest(sub, 1) {
+			c.out = l.smap.Update(c.out, sub.subject, sub.queue, sub.interest())
+		}
+		return true
+	})
+	acc.leafs = append(acc.leafs, c)
+	acc.mu.Unlock()
+	c.w.markDirty(c)
+	if r := l.remote; r != nil {
+		r.Established()
+		s.log.Noticef("Connected leafnode to %q", r.HostName())
+	} else {
+		s.log.Noticef("%s - Leafnode connection created for account: %s", c, acc.name)
+	}
+}
+
+// wantsInterest decides whether link c is told about a change of sub's
+// interest, as nats-server's updateLeafNodes and updateSmap do. Called with
+// the account lock held.
+func (c *client) wantsInterest(sub *subscription, delta int32) bool {
+	src := sub.c
+	if src == c {
+		return false
+	}
+	l := c.leaf
+	isLDS := strings.HasPrefix(sub.subject, leaf.LDSPrefix)
+	fromLeaf := src.kind == kindLeaf
+	if fromLeaf && l.isolated {
+		return false
+	}
+	// A spoke passes up what its own clients and its own leafs want, never
+	// what it learned from another hub.
+	if !isLDS && l.spoke && fromLeaf && src.leaf.spoke {
+		return false
+	}
+	var origin string
+	if fromLeaf {
+		origin = src.leaf.cluster
+	}
+	differ := origin != l.cluster
+	if isLDS {
+		return differ
+	}
+	if origin != "" && !differ {
+		return false
+	}
+	if delta <= 0 || leaf.Exempt(sub.subject) {
+		return true
+	}
+	return l.perms.Load().CanSubscribe(sub.subject, sub.queue)
+}
+
+// propagate tells every leaf link of the account but the subscription's
+// own about a change of its interest. Called with the account lock held.
+func (a *account) propagate(w *worker, sub *subscription, delta int32) {
+	for _, ln := range a.leafs {
+		if ln.closed.Load() || !ln.wantsInterest(sub, delta) {
+			continue
+		}
+		b := ln.leaf.smap.Update(w.proto[:0], sub.subject, sub.queue, delta)
+		if len(b) > 0 {
+			w.sendProto(ln, b)
+		}
+		w.proto = b[:0]
+	}
+}
+
+// countLeafs is the number of leaf links bound to the account.
+func (a *account) countLeafs() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.leafs)
+}
+
+// duplicateLeaf finds an established link from the same remote server and
+// account as c, which nats-server replaces by the newcomer.
+func (a *account) duplicateLeaf(c *client) *client {
+	if c.leaf.remoteAccount == "" {
+		return nil
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, o := range a.leafs {
+		ol := o.leaf
+		if o != c && ol.remote == nil && ol.name == c.leaf.name && ol.cluster == c.leaf.cluster &&
+			ol.remoteAccount == c.leaf.remoteAccount {
+			return o
+		}
+	}
+	return nil
+}
+
+// closeFromAnyLoop closes c with an -ERR on c's own loop.
+func (c *client) closeFromAnyLoop(reason closeReason, text string) {
+	_ = c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		c.closeWith(reason, text)
+		c.w.flush()
+		return nil
+	}))
+}
+
+// leafSub processes LS+.
+func (c *client) leafSub(subject, queue []byte, weight int32) error {
+	if c.acc == nil || !c.leaf.established {
+		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
+	subj := string(subject)
+	acc := c.acc
+	if subj == acc.lds {
+		return c.leafLoop()
+	}
+	if !leaf.Exempt(subj) && sublist.ValidLiteral(subj) && !c.leaf.perms.Load().CanPublish(subject) {
+		if c.leaf.spoke {
+			// A spoke ignores interest it may not serve; the hub filters
+			// its own side.
+			return nil
+		}
+		c.out = append(c.out, "-ERR '"...)
+		c.out = auth.AppendSubscribeViolation(c.out, subj, "")
+		c.out = append(c.out, "'\r\n"...)
+		return c.closeWith(reasonProtocol, "")
+	}
+	if !sublist.ValidSubject(subj) || (queue != nil && !sublist.ValidQueue(string(queue))) {
+		c.sendErr(errInvalidSub)
+		return nil
+	}
+	if weight < 1 {
+		weight = 1
+	}
+	q := string(queue)
+	key := subj
+	if q != "" {
+		key = subj + " " + q
+	}
+	if c.subs == nil {
+		c.subs = make(map[string]*subscription)
+	}
+	acc.mu.Lock()
+	defer acc.mu.Unlock()
+	if sub := c.subs[key]; sub != nil {
+		if q == "" {
+			return nil
+		}
+		// A repeated queue LS+ replaces the weight.
+		if old := sub.weight.Swap(weight); old != weight && len(acc.leafs) > 0 {
+			acc.propagate(c.w, sub, weight-old)
+		}
+		return nil
+	}
+	sub := &subscription{c: c, subject: subj, queue: q, sid: key}
+	if q != "" {
+		sub.weight.Store(weight)
+	}
+	if err := acc.sl.Insert(subj, q, sub); err != nil {
+		c.sendErr(errInvalidSub)
+		return nil
+	}
+	c.subs[key] = sub
+	if len(acc.leafs) > 0 {
+		acc.propagate(c.w, sub, sub.interest())
+	}
+	return nil
+}
+
+// leafUnsub processes LS-.
+func (c *client) leafUnsub(subject, queue []byte) error {
+	if c.acc == nil || !c.leaf.established {
+		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
+	key := string(subject)
+	if len(queue) > 0 {
+		key += " " + string(queue)
+	}
+	if sub := c.subs[key]; sub != nil {
+		c.removeSub(sub)
+	}
+	return nil
+}
+
+// leafLoop closes a link that brought back our own loop-detection subject.
+func (c *client) leafLoop() error {
+	s := c.srv
+	s.log.Errorf("%s - Loop detected for leafnode account=%q. Delaying attempt to reconnect for %v",
+		c, c.acc.name, leaf.LoopDelay)
+	if r := c.leaf.remote; r != nil {
+		r.DelayNext(leaf.LoopDelay)
+	}
+	return c.closeWith(reasonProtocol, fmt.Sprintf(errLeafLoopFmt, c.acc.name, leaf.LoopDelay))
+}
+
+// leafErr handles an -ERR from the peer: logged, and for the errors after
+// which nats-server waits before re-dialling, the remote waits too. The
+// peer closes the link itself.
+func (c *client) leafErr(arg []byte) {
+	text := string(bytes.Trim(bytes.TrimSpace(arg), "'"))
+	c.srv.log.Errorf("%s - Leafnode Error '%s'", c, text)
+	r := c.leaf.remote
+	if r == nil {
+		return
+	}
+	switch {
+	case strings.Contains(text, "Loop detected"):
+		r.DelayNext(leaf.LoopDelay)
+	case strings.Contains(text, errLeafSameCluster):
+		r.DelayNext(leaf.SameClusterDelay)
+	case strings.Contains(text, "minimum version"):
+		r.DelayNext(leaf.MinVersionDelay)
+	}
+}
+
+// leafMsg processes LMSG and HMSG from the peer.
+func (c *client) leafMsg(subject, reply []byte, queues [][]byte, hdr int, msg []byte) error {
+	if c.acc == nil || !c.leaf.established {
+		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
+	c.inMsgs.Add(1)
+	c.inBytes.Add(int64(len(msg)))
+	c.w.stats.inMsgs.Add(1)
+	c.w.stats.inBytes.Add(int64(len(msg)))
+	l := c.leaf
+	if l.spoke {
+		// A spoke drops what it may not import, silently.
+		if !auth.LeafMsgExempt(subject) && !l.perms.Load().CanSubscribe(string(subject), "") {
+			return nil
+		}
+	} else if !l.check.LeafSend(subject) {
+		c.out = append(c.out, "-ERR '"...)
+		c.out = auth.AppendPublishViolation(c.out, subject)
+		c.out = append(c.out, "'\r\n"...)
+		return c.closeWith(reasonProtocol, "")
+	}
+	c.w.deliverFrom(c, c.acc, subject, reply, hdr, msg, queues)
+	return nil
+}
+
+// leafTimers handles a leaf link's handshake deadlines.
+func (c *client) leafTimeout() {
+	l := c.leaf
+	switch {
+	case l.remote == nil:
+		c.srv.log.Errorf("%s - Leafnode Authentication Timeout", c)
+		c.closeWith(reasonAuthTimeout, errAuthTimeout)
+	case l.hubInfo == nil:
+		c.srv.log.Errorf("%s - Leafnode did not receive INFO from %q in time", c, l.remote.URL().Host)
+		c.closeWith(reasonProtocol, "")
+	default:
+		c.srv.log.Errorf("%s - Leafnode did not receive connect info from %q in time", c, l.remote.URL().Host)
+		c.closeWith(reasonStale, errLeafStale)
+	}
+}
+
+// closeLeaf runs from OnClose: the link leaves its account, its interest
+// is withdrawn from the other links, and its remote re-dials.
+func (c *client) closeLeaf() {
+	l := c.leaf
+	if acc := c.acc; acc != nil {
+		acc.mu.Lock()
+		for i, o := range acc.leafs {
+			if o == c {
+				acc.leafs = append(acc.leafs[:i], acc.leafs[i+1:]...)
+				break
+			}
+		}
+		acc.mu.Unlock()
+	}
+	if l.established {
+		if r := l.remote; r != nil {
+			c.srv.log.Noticef("%s - Leafnode connection to %q closed: %s", c, r.HostName(), c.reason)
+		} else {
+			c.srv.log.Noticef("%s - Leafnode connection closed: %s - Account: %s", c, c.reason, c.acc.name)
+		}
+	}
+	if r := l.remote; r != nil {
+		r.Closed()
+	}
+}
