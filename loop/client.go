@@ -99,8 +99,8 @@ type client struct {
 	nonce        string
 	meta         *clientMeta
 	leaf         *leafLink // set for leaf links only
-	maxSubs      int   // -1 or 0: unlimited
-	expires      int64 // unix nanos when the credentials lapse; 0 never
+	maxSubs      int       // -1 or 0: unlimited
+	expires      int64     // unix nanos when the credentials lapse; 0 never
 	reason       closeReason
 	raddr        net.Addr
 
