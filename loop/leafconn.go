@@ -690,3 +690,18 @@ func (c *client) closeLeaf() {
 		r.Closed()
 	}
 }
+
+// NumLeafs is the number of established leaf links, both sides counted.
+func (s *Server) NumLeafs() int {
+	s.mu.Lock()
+	accs := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accs = append(accs, a)
+	}
+	s.mu.Unlock()
+	n := 0
+	for _, a := range accs {
+		n += a.countLeafs()
+	}
+	return n
+}
