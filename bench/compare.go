@@ -58,13 +58,13 @@ func Compare(ctx context.Context, a, b Options, pairs int) (*Comparison, error) 
 		c.ARuns = append(c.ARuns, ra)
 		if err != nil {
 			c.summarize()
-			return c, fmt.Errorf("A (%s): %w", a.Label, err)
+			return c, fmt.Errorf("server A (%s): %w", a.Label, err)
 		}
 		rb, err := Run(ctx, b)
 		c.BRuns = append(c.BRuns, rb)
 		if err != nil {
 			c.summarize()
-			return c, fmt.Errorf("B (%s): %w", b.Label, err)
+			return c, fmt.Errorf("server B (%s): %w", b.Label, err)
 		}
 	}
 	c.summarize()

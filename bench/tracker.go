@@ -109,7 +109,6 @@ type member struct {
 	sub  int      // subscriber index, global across the run
 	last []uint64 // per publisher: highest sequence this member has seen
 	held *tag     // a message a faultHold hook is keeping back
-	size int
 }
 
 func newMember(g *group, sub int) *member {
