@@ -7,15 +7,6 @@ import (
 	"testing"
 )
 
-// counter is a Handler that only counts, so that any allocation measured is
-// the parser's.
-type counter struct{ n int }
-
-func (c *counter) Op(*Op) error {
-	c.n++
-	return nil
-}
-
 // TestAllocs holds the steady-state paths to zero allocations per Parse call.
 // The race detector instruments allocations, hence the build tag.
 func TestAllocs(t *testing.T) {

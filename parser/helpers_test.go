@@ -62,6 +62,15 @@ func cloneOp(op *Op) Op {
 	return c
 }
 
+// counter is a Handler that only counts, so that any allocation measured is
+// the parser's.
+type counter struct{ n int }
+
+func (c *counter) Op(*Op) error {
+	c.n++
+	return nil
+}
+
 // config is what a test sets on a Parser before feeding it.
 type config struct {
 	mode           Mode

@@ -36,8 +36,8 @@ const (
 	Pong
 	OK
 	Err
-	LSub   // LS+
-	LUnsub // LS-
+	LSub   // LS+, and SUB on a leaf link (nats-server reads both alike)
+	LUnsub // LS-, and UNSUB on a leaf link
 	LMsg   // LMSG
 	HMsg   // HMSG on a leaf link
 )
@@ -63,8 +63,8 @@ type Op struct {
 	// HMSG); 0 for PUB and LMSG, and for an HPUB that declares 0.
 	HdrLen int
 
-	Max    int64    // UNSUB: the max messages argument; 0 when absent
-	Weight int32    // LS+ with a queue: the weight (1 when missing or not a number)
+	Max    int64    // UNSUB: the max messages argument; 0 when absent or not a number
+	Weight int32    // LS+ with a queue: the weight (1 when 0 or not a number of at most 9 digits)
 	Queues [][]byte // LMSG and HMSG: the queue groups listed after "+ reply" or "|"
 }
 

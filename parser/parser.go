@@ -22,6 +22,18 @@ const (
 type Parser struct {
 	// Mode selects which ops are accepted.
 	Mode Mode
+	// NeedConnect, while true, makes any op other than CONNECT fail with
+	// ErrNotConnected. The Handler clears it once CONNECT succeeds; Parse
+	// reads it afresh before every op, so the change applies to the very
+	// next op of the same buffer.
+	NeedConnect bool
+
+	// The one-byte state sits beside Mode and NeedConnect so that all five
+	// share a word: a server may hold 100,000 Parsers.
+	state uint8 // one of the st constants
+	pos   uint8 // letters of the op name matched so far, in stName
+	kind  Kind  // the op being read, once its name is known
+
 	// MaxControlLine limits the argument bytes of one control line: what
 	// follows the op name and its separating whitespace, without the line
 	// end. 0 means DefaultMaxControlLine. Callers pass 16 times the
@@ -31,15 +43,6 @@ type Parser struct {
 	// HPUB, LMSG and HMSG. 0 means DefaultMaxPayload; a negative value means
 	// no limit beyond the nine-digit size format, like nats-server's -1.
 	MaxPayload int
-	// NeedConnect, while true, makes any op other than CONNECT fail with
-	// ErrNotConnected. The Handler clears it once CONNECT succeeds; Parse
-	// reads it afresh before every op, so the change applies to the very
-	// next op of the same buffer.
-	NeedConnect bool
-
-	state uint8 // one of the st constants
-	pos   uint8 // letters of the op name matched so far, in stName
-	kind  Kind  // the op being read, once its name is known
 
 	// argLen and size describe a payload op held in sc: sc.b[:argLen] is
 	// its argument text and sc.b[argLen:] the payload bytes read so far,
@@ -165,8 +168,8 @@ func (p *Parser) named() {
 	case Ping, Pong, OK:
 		p.state = stSkip
 	case Sub, Unsub:
-		// On a leaf link nats-server reads SUB and UNSUB with the very code,
-		// and the very grammar, of LS+ and LS-.
+		// On a leaf link nats-server hands SUB and UNSUB to its LS+ and LS-
+		// code, so they take that grammar and mean the same.
 		if p.Mode == Leaf {
 			if p.kind == Sub {
 				p.kind = LSub
@@ -226,7 +229,7 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 			// Nearly every op arrives whole, and most are messages or
 			// subscriptions, so those names and their separator are matched
 			// in one step; anything else takes the byte-at-a-time path.
-			if !p.NeedConnect && len(buf)-i > 5 {
+			if !p.NeedConnect && len(buf)-i >= 5 {
 				if k, n := p.quickName(buf[i : i+5]); n > 0 {
 					p.kind, p.state = k, stSpace
 					i += n
@@ -282,7 +285,10 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 			case 'p':
 				p.name(HPub, 2)
 			case 'm':
-				// A client never sends HMSG: that is the server's delivery op.
+				// HMSG from a client is the server's delivery op sent the wrong
+				// way. nats-server happens to swallow one followed directly by
+				// CRLF; refusing it outright, as PROTOCOL.md says, loses nothing
+				// a real client sends.
 				if p.Mode != Leaf {
 					return ErrUnknownOp
 				}

@@ -469,8 +469,8 @@ func TestControlLineTrickle(t *testing.T) {
 // TestParserSize keeps the per-connection cost in view: the server holds a
 // Parser for each of up to 100,000 connections.
 func TestParserSize(t *testing.T) {
-	if size := unsafe.Sizeof(Parser{}); size > 64 {
-		t.Fatalf("Parser is %d bytes, budget 64", size)
+	if size := unsafe.Sizeof(Parser{}); size > 48 {
+		t.Fatalf("Parser is %d bytes, budget 48", size)
 	}
 }
 
@@ -503,5 +503,36 @@ func TestChunkTiers(t *testing.T) {
 	putChunk(&chunk{b: make([]byte, 0, 300)})
 	if c := getChunk(300); cap(c.b) != 512 {
 		t.Errorf("getChunk(300) cap %d, want 512", cap(c.b))
+	}
+}
+
+// TestLargePayload sends maximum-size messages in reads of several sizes;
+// the every-split-point tables would be too slow at this size.
+func TestLargePayload(t *testing.T) {
+	payload := make([]byte, DefaultMaxPayload)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	in := []byte("PUB big r 1048576\r\n" + string(payload) + "\r\nHPUB big 12 1048576\r\n" + string(payload) + "\r\nPING\r\n")
+	want := ops(pub("big", "r", string(payload)), hpub("big", "", 12, string(payload)), ping())
+	for _, readSize := range []int{len(in), 64 << 10, 4096, 1000, 17} {
+		var chunks [][]byte
+		for i := 0; i < len(in); i += readSize {
+			chunks = append(chunks, in[i:min(i+readSize, len(in))])
+		}
+		p := &Parser{}
+		got := feed(p, config{}, chunks)
+		if got.err != nil || !reflect.DeepEqual(got.ops, want) || got.pending != 0 {
+			t.Fatalf("reads of %d: err %v, %d ops, pending %d", readSize, got.err, len(got.ops), got.pending)
+		}
+		p.Release()
+	}
+
+	p := &Parser{}
+	if err := p.Parse([]byte("PUB big 1048577\r\n"), checker(func(*Op) error { return nil })); !errors.Is(err, ErrPayload) {
+		t.Fatalf("1 MiB + 1: %v", err)
+	}
+	if p.Pending() != 0 {
+		t.Fatalf("oversized message buffered: Pending() = %d", p.Pending())
 	}
 }
