@@ -212,12 +212,11 @@ func (f *flow) measure(ctx context.Context) error {
 	}
 	var bar *progress
 	label := fmt.Sprintf("%s %s", o.Scenario, o.Label)
-	switch {
-	case o.Duration > 0:
-		bar = startProgress(o.Progress, label, o.Duration.Milliseconds(), timeProgress(time.Now()))
-	case len(f.groups) == 0:
+	// A run by duration has no known total (Count is 0): the bar becomes a
+	// spinner with the count and the rate.
+	if len(f.groups) == 0 {
 		bar = startProgress(o.Progress, label, o.Count, f.published)
-	default:
+	} else {
 		bar = startProgress(o.Progress, label, o.Count*int64(len(f.groups)), f.delivered)
 	}
 	defer bar.finish()

@@ -65,8 +65,3 @@ func (p *progress) finish() {
 	_ = p.bar.Finish()
 	_ = p.bar.Clear()
 }
-
-// timeProgress reports elapsed milliseconds of a run by duration.
-func timeProgress(start time.Time) func() int64 {
-	return func() int64 { return time.Since(start).Milliseconds() }
-}

@@ -100,7 +100,6 @@ func runReqRep(ctx context.Context, o *Options, res *Result) error {
 		return err
 	}
 
-	var bar *progress
 	label := fmt.Sprintf("%s %s", o.Scenario, o.Label)
 	sentSum := func() int64 {
 		var n int64
@@ -109,11 +108,7 @@ func runReqRep(ctx context.Context, o *Options, res *Result) error {
 		}
 		return n
 	}
-	if o.Duration > 0 {
-		bar = startProgress(o.Progress, label, o.Duration.Milliseconds(), timeProgress(time.Now()))
-	} else {
-		bar = startProgress(o.Progress, label, o.Count, sentSum)
-	}
+	bar := startProgress(o.Progress, label, o.Count, sentSum)
 	start := time.Now()
 	var deadline time.Time
 	if o.Duration > 0 {
