@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -78,5 +79,20 @@ func TestRaiseNoFile(t *testing.T) {
 	o := Options{Scenario: Conns, Conns: int(soft) + 1}
 	if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "RLIMIT_NOFILE") {
 		t.Fatalf("more connections than descriptors: want a clear refusal, got %v", err)
+	}
+}
+
+func TestSourceIPsForManyConnections(t *testing.T) {
+	perIP := ephemeralPorts() * 3 / 4
+	if got := sourceIPs(0, perIP, "127.0.0.1"); got != nil {
+		t.Errorf("%d connections fit one address, got %v", perIP, got)
+	}
+	want := (100_000 + perIP - 1) / perIP
+	got := sourceIPs(0, 100_000, "localhost")
+	if len(got) != want || !got[0].Equal(net.IPv4(127, 0, 0, 1)) || !got[len(got)-1].Equal(net.IPv4(127, 0, 0, byte(want))) {
+		t.Errorf("100,000 connections: got %v, want 127.0.0.1..%d", got, want)
+	}
+	if got := sourceIPs(0, 100_000, "nats.example.com"); got != nil {
+		t.Errorf("a server by name is not spread over loopback sources, got %v", got)
 	}
 }
