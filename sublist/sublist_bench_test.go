@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server/gsl"
 )
@@ -21,8 +23,42 @@ import (
 // neither side does less work than a publisher would. Canopy is given the
 // subject as []byte, as a publish arrives; gsl is given a string, its best
 // case, because its MatchBytes copies the subject to the heap.
+//
+// Besides wall time, each benchmark reports cpu-ns/op: the process's CPU
+// time (all threads, so garbage collection counts) per op. On a shared,
+// loaded machine wall time mostly measures the neighbours; CPU time is
+// much steadier.
 
 const benchSubs = 10_000
+
+// cpuMeter accumulates the process's CPU time while running.
+type cpuMeter struct {
+	b     *testing.B
+	total time.Duration
+	since time.Duration
+}
+
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func startCPU(b *testing.B) *cpuMeter {
+	return &cpuMeter{b: b, since: processCPU()}
+}
+
+func (m *cpuMeter) pause()  { m.total += processCPU() - m.since }
+func (m *cpuMeter) resume() { m.since = processCPU() }
+
+// report stops the meter and reports CPU time per op; call it after the
+// benchmark loop, when b.N is final.
+func (m *cpuMeter) report() {
+	m.pause()
+	m.b.ReportMetric(float64(m.total.Nanoseconds())/float64(m.b.N), "cpu-ns/op")
+}
 
 // benchFixture is a reproducible subscription set: subjects of three to five
 // tokens over growing alphabets, about a tenth of the tokens "*" and a
@@ -115,10 +151,14 @@ func BenchmarkInsert(b *testing.B) {
 		b.ReportAllocs()
 		s := New[*int]()
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			if i == len(f.subjects) {
 				b.StopTimer()
+				cpu.pause()
 				s, i = New[*int](), 0
+				cpu.resume()
 				b.StartTimer()
 			}
 			if err := s.Insert(f.subjects[i], "", f.values[i]); err != nil {
@@ -131,10 +171,14 @@ func BenchmarkInsert(b *testing.B) {
 		b.ReportAllocs()
 		s := gsl.NewSublist[*int]()
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			if i == len(f.subjects) {
 				b.StopTimer()
+				cpu.pause()
 				s, i = gsl.NewSublist[*int](), 0
+				cpu.resume()
 				b.StartTimer()
 			}
 			if err := s.Insert(f.subjects[i], f.values[i]); err != nil {
@@ -154,13 +198,17 @@ func BenchmarkRemove(b *testing.B) {
 		b.ReportAllocs()
 		s := f.canopy(b)
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			if i == len(f.subjects) {
 				b.StopTimer()
+				cpu.pause()
 				s, i = f.canopy(b), 0
 				for j := range 4096 {
 					s.Match([]byte(f.subjects[j]))
 				}
+				cpu.resume()
 				b.StartTimer()
 			}
 			if err := s.Remove(f.subjects[i], "", f.values[i]); err != nil {
@@ -173,10 +221,14 @@ func BenchmarkRemove(b *testing.B) {
 		b.ReportAllocs()
 		s := f.gsl(b)
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			if i == len(f.subjects) {
 				b.StopTimer()
+				cpu.pause()
 				s, i = f.gsl(b), 0
+				cpu.resume()
 				b.StartTimer()
 			}
 			if err := s.Remove(f.subjects[i], f.values[i]); err != nil {
@@ -208,6 +260,8 @@ func benchMatchOne(b *testing.B, subject string, want int) {
 		if n := consume(s.Match(subj)); n != want {
 			b.Fatalf("%d matches, want %d", n, want)
 		}
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			consume(s.Match(subj))
 		}
@@ -218,6 +272,8 @@ func benchMatchOne(b *testing.B, subject string, want int) {
 		if n := consume(c.Match(subj)); n != want {
 			b.Fatalf("%d matches, want %d", n, want)
 		}
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			consume(c.Match(subj))
 		}
@@ -231,6 +287,8 @@ func benchMatchOne(b *testing.B, subject string, want int) {
 		if n != want {
 			b.Fatalf("%d matches, want %d", n, want)
 		}
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			s.Match(subject, count)
 		}
@@ -253,6 +311,8 @@ func BenchmarkMatchMiss(b *testing.B) {
 		b.ReportAllocs()
 		s := f.canopy(b)
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			consume(s.Match(pubs[i]))
 			if i++; i == len(pubs) {
@@ -264,6 +324,8 @@ func BenchmarkMatchMiss(b *testing.B) {
 		b.ReportAllocs()
 		c := NewCache(f.canopy(b), 0)
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			consume(c.Match(pubs[i]))
 			if i++; i == len(pubs) {
@@ -277,6 +339,8 @@ func BenchmarkMatchMiss(b *testing.B) {
 		n := 0
 		count := func(*int) { n++ }
 		i := 0
+		cpu := startCPU(b)
+		defer cpu.report()
 		for b.Loop() {
 			s.Match(strs[i], count)
 			if i++; i == len(pubs) {
@@ -294,6 +358,8 @@ func BenchmarkMatchParallel(b *testing.B) {
 		b.ReportAllocs()
 		s := f.canopy(b)
 		s.Match(subj)
+		cpu := startCPU(b)
+		defer cpu.report()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				consume(s.Match(subj))
@@ -303,6 +369,8 @@ func BenchmarkMatchParallel(b *testing.B) {
 	b.Run("impl=canopy-l1", func(b *testing.B) {
 		b.ReportAllocs()
 		s := f.canopy(b)
+		cpu := startCPU(b)
+		defer cpu.report()
 		b.RunParallel(func(pb *testing.PB) {
 			c := NewCache(s, 0) // one per goroutine, as one per event loop
 			for pb.Next() {
@@ -313,6 +381,8 @@ func BenchmarkMatchParallel(b *testing.B) {
 	b.Run("impl=gsl", func(b *testing.B) {
 		b.ReportAllocs()
 		s := f.gsl(b)
+		cpu := startCPU(b)
+		defer cpu.report()
 		b.RunParallel(func(pb *testing.PB) {
 			n := 0
 			count := func(*int) { n++ }
@@ -344,6 +414,8 @@ func BenchmarkChurn(b *testing.B) {
 			s := f.canopy(b)
 			c := NewCache(s, 0)
 			i := 0
+			cpu := startCPU(b)
+			defer cpu.report()
 			for b.Loop() {
 				inbox := inboxes[i%len(inboxes)]
 				if err := s.Insert(inbox, "", v); err != nil {
@@ -362,6 +434,8 @@ func BenchmarkChurn(b *testing.B) {
 			n := 0
 			count := func(*int) { n++ }
 			i := 0
+			cpu := startCPU(b)
+			defer cpu.report()
 			for b.Loop() {
 				inbox := inboxes[i%len(inboxes)]
 				if err := s.Insert(inbox, v); err != nil {
