@@ -20,7 +20,8 @@ type account struct {
 	nconns atomic.Int32
 
 	mu    sync.Mutex // guards what follows
-	leafs []*client  // leaf links bound to the account, after their handshake
+	leafs   []*client // leaf links bound to the account, after their handshake
+	imports *client   // owner of the account's import subscriptions
 	lds   string     // this server's loop-detection subject in the account
 }
 
@@ -31,6 +32,9 @@ type subscription struct {
 	subject string
 	queue   string
 	sid     string
+
+	// route is set on an import's internal subscription.
+	route *route
 
 	// filter is set when a subscribe deny entry overlaps this wildcard or
 	// queue subscription: each delivery is then checked against it.

@@ -21,6 +21,7 @@ type clientKind uint8
 const (
 	kindClient clientKind = iota
 	kindLeaf
+	kindImport // an account's imports: no connection
 )
 
 // closeReason says why a connection ended, in nats-server's words (they

@@ -22,15 +22,21 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	if fromLeaf {
 		origin = src.leaf.cluster
 	}
-	w.leafs = w.leafs[:0]
+	// A delivery across an import nests: it keeps the outer message's leaf
+	// targets below base.
+	base := len(w.leafs)
 	n := 0
 	for _, sub := range r.Plain {
 		dc := sub.c
+		if sub.route != nil {
+			n += w.deliverRoute(src, sub, subject, reply, hdr, msg)
+			continue
+		}
 		if dc.kind == kindLeaf {
 			// Never back down the link it came by, nor to a link of the
 			// cluster it came from.
 			if dc != src && (origin == "" || dc.leaf.cluster != origin) {
-				w.addLeafTarget(dc, "")
+				w.addLeafTarget(base, dc, "")
 			}
 			continue
 		}
@@ -51,18 +57,19 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 			continue
 		}
 		if sub.c.kind == kindLeaf {
-			w.addLeafTarget(sub.c, g.Name)
+			w.addLeafTarget(base, sub.c, g.Name)
 			continue
 		}
 		if w.deliverTo(sub, subject, reply, hdr, msg) {
 			n++
 		}
 	}
-	for i := range w.leafs {
+	for i := base; i < len(w.leafs); i++ {
 		if w.deliverLeaf(&w.leafs[i], subject, reply, hdr, msg) {
 			n++
 		}
 	}
+	w.leafs = w.leafs[:base]
 	return n
 }
 
@@ -78,8 +85,8 @@ func listed(queues [][]byte, g string) bool {
 
 // addLeafTarget adds a link to the message's leaf destinations, merging
 // plain interest and queue groups into one LMSG per link.
-func (w *worker) addLeafTarget(c *client, queue string) {
-	for i := range w.leafs {
+func (w *worker) addLeafTarget(base int, c *client, queue string) {
+	for i := base; i < len(w.leafs); i++ {
 		if t := &w.leafs[i]; t.c == c {
 			if queue != "" {
 				t.qs = append(t.qs, queue)

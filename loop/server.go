@@ -130,6 +130,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 		s.registerAccount(info.Name).info = info
 	}
 	s.gacc = s.registerAccount(conf.GlobalAccount)
+	s.setupImports()
 	s.handler = &handler{srv: s}
 	return s, nil
 }

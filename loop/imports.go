@@ -1,0 +1,211 @@
+package loop
+
+import (
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/canopy-nats/canopy/auth"
+)
+
+// Imports connect accounts. Each is an internal subscription in the
+// account messages come from, whose delivery re-publishes the message in
+// the other account under the mapped subject:
+//
+//   - a stream import of B from A subscribes in A on the exported subject
+//     and delivers into B (with the import's prefix);
+//   - a service import of B from A subscribes in B on the local subject
+//     and delivers into A; the request's reply subject is replaced by
+//     _R_.<route>.<n>, and a second internal subscription in A on
+//     _R_.<route>.> carries answers back to the requester's own reply
+//     subject in B. Only reply subjects this server issued, and not yet
+//     answered or expired, are routed back, so a client of A cannot inject
+//     messages into B by publishing under _R_.
+//
+// Import subscriptions belong to a client of kind kindImport that has no
+// connection: it is never closed and lives on no loop.
+
+// maxImportDepth bounds how many accounts one message may cross; the
+// authorization layer already refuses import cycles.
+const maxImportDepth = 8
+
+// responseTTL is how long an issued reply subject may be answered, as
+// nats-server's default response threshold.
+const responseTTL = 2 * time.Minute
+
+const replyPrefix = "_R_."
+
+// route is one import's forwarding: from the account its subscription
+// lives in, to the account messages go.
+type route struct {
+	to      *account
+	imp     *auth.Import
+	kind    routeKind
+	prefix  string // reply prefix of a service route: "_R_.<id>."
+	replies *replyMap
+}
+
+type routeKind uint8
+
+const (
+	streamRoute   routeKind = iota // A's stream into importer B
+	serviceRoute                   // B's request into exporter A
+	responseRoute                  // A's answer back into B
+)
+
+// replyMap holds the reply subjects a service route has issued.
+type replyMap struct {
+	mu   sync.Mutex
+	next uint64
+	m    map[uint64]pendingReply
+}
+
+type pendingReply struct {
+	reply   string
+	expires int64
+	stream  bool // "Stream" or "Chunked" services may answer many times
+}
+
+// setupImports creates the internal subscriptions of every account's
+// imports. It runs once, in New, before any connection exists.
+func (s *Server) setupImports() {
+	for _, a := range s.sortedAccounts() {
+		if a.info == nil {
+			continue
+		}
+		for i, im := range a.info.Imports {
+			src := s.lookupAccount(im.Account)
+			if src == nil {
+				continue
+			}
+			if !im.Service {
+				s.addRouteSub(src, im.Subject, &route{to: a, imp: im, kind: streamRoute})
+				continue
+			}
+			id := a.name + "." + strconv.Itoa(i)
+			replies := &replyMap{m: make(map[uint64]pendingReply)}
+			prefix := replyPrefix + strings.NewReplacer("$", "", ".", "_").Replace(id) + "."
+			s.addRouteSub(a, im.To, &route{to: src, imp: im, kind: serviceRoute, prefix: prefix, replies: replies})
+			s.addRouteSub(src, prefix+">", &route{to: a, imp: im, kind: responseRoute, prefix: prefix, replies: replies})
+		}
+	}
+}
+
+func (s *Server) sortedAccounts() []*account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		out = append(out, a)
+	}
+	return out
+}
+
+func (s *Server) addRouteSub(a *account, subject string, r *route) {
+	sub := &subscription{c: a.importer(s), subject: subject, sid: "import", route: r}
+	if err := a.sl.Insert(subject, "", sub); err != nil {
+		s.log.Warnf("Account %q: import on %q not installed: %v", a.name, subject, err)
+	}
+}
+
+// importer is the account's connectionless client that owns its import
+// subscriptions.
+func (a *account) importer(s *Server) *client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.imports == nil {
+		a.imports = &client{srv: s, kind: kindImport, acc: a, cid: 0}
+	}
+	return a.imports
+}
+
+// deliverRoute carries a message across an import. It returns how many
+// connections received it on the other side.
+func (w *worker) deliverRoute(src *client, sub *subscription, subject, reply []byte, hdr int, msg []byte) int {
+	r := sub.route
+	if w.depth >= maxImportDepth {
+		return 0
+	}
+	w.depth++
+	defer func() { w.depth-- }()
+	switch r.kind {
+	case streamRoute:
+		mapped := subject
+		if r.imp.Prefix != "" || r.imp.To != r.imp.Subject {
+			d := w.depth - 1
+			w.subj[d] = r.mapStream(w.subj[d][:0], subject)
+			mapped = w.subj[d]
+		}
+		return w.deliverFrom(src, r.to, mapped, reply, hdr, msg, nil)
+	case serviceRoute:
+		target := subject
+		if r.imp.To != r.imp.Subject {
+			target = []byte(r.imp.Subject)
+		}
+		var mappedReply []byte
+		if len(reply) > 0 {
+			mappedReply = r.replies.issue(r.prefix, string(reply), r.imp.Export.ResponseType != "Singleton" && r.imp.Export.ResponseType != "", w.now)
+		}
+		return w.deliverFrom(src, r.to, target, mappedReply, hdr, msg, nil)
+	default:
+		orig, ok := r.replies.take(string(subject[len(r.prefix):]), w.now)
+		if !ok {
+			return 0
+		}
+		return w.deliverFrom(src, r.to, []byte(orig), reply, hdr, msg, nil)
+	}
+}
+
+// mapStream is the subject a stream message takes in the importing
+// account.
+func (r *route) mapStream(dst, subject []byte) []byte {
+	if p := r.imp.Prefix; p != "" {
+		dst = append(dst, p...)
+		if !strings.HasSuffix(p, ".") {
+			dst = append(dst, '.')
+		}
+		return append(dst, subject...)
+	}
+	return append(dst, r.imp.To...)
+}
+
+// issue records a requester's reply subject and returns the one the
+// service answers on.
+func (m *replyMap) issue(prefix, reply string, stream bool, now int64) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.next++
+	n := m.next
+	if len(m.m) > 1024 && n%256 == 0 {
+		for k, p := range m.m {
+			if p.expires < now {
+				delete(m.m, k)
+			}
+		}
+	}
+	m.m[n] = pendingReply{reply: reply, expires: now + int64(responseTTL), stream: stream}
+	b := make([]byte, 0, len(prefix)+20)
+	b = append(b, prefix...)
+	return strconv.AppendUint(b, n, 10)
+}
+
+// take returns the requester's reply subject for an answer, forgetting it
+// unless the service may answer more than once.
+func (m *replyMap) take(token string, now int64) (string, bool) {
+	n, err := strconv.ParseUint(token, 10, 64)
+	if err != nil {
+		return "", false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p, ok := m.m[n]
+	if !ok || p.expires < now {
+		delete(m.m, n)
+		return "", false
+	}
+	if !p.stream {
+		delete(m.m, n)
+	}
+	return p.reply, true
+}
