@@ -19,10 +19,10 @@ type account struct {
 
 	nconns atomic.Int32
 
-	mu    sync.Mutex // guards what follows
-	leafs   []*client // leaf links bound to the account, after their handshake
-	imports *client   // owner of the account's import subscriptions
-	lds   string     // this server's loop-detection subject in the account
+	mu      sync.Mutex // guards what follows
+	leafs   []*client  // leaf links bound to the account, after their handshake
+	imports *client    // owner of the account's import subscriptions
+	lds     string     // this server's loop-detection subject in the account
 }
 
 // subscription is one interest: a client's SUB, or what a leaf link

@@ -32,9 +32,9 @@ type worker struct {
 	out     []*batch  // batches being filled, indexed by destination worker id
 	outIDs  []int     // ids with a non-nil out entry
 	leafs   []leafTarget
-	depth   int    // accounts crossed by the message being delivered
+	depth   int                    // accounts crossed by the message being delivered
 	subj    [maxImportDepth][]byte // scratch for mapped subjects, one per depth
-	proto   []byte // scratch for protocol lines to other connections
+	proto   []byte                 // scratch for protocol lines to other connections
 	stats   workerStats
 	now     int64 // unix nanos at the start of the current event
 
