@@ -152,10 +152,27 @@ type Machine struct {
 	OS    string `json:"os"`
 	Arch  string `json:"arch"`
 	Go    string `json:"go"`
+	// Load is the 1-minute load average when the suite started and ended:
+	// the machine is shared, and a load above the core count makes every
+	// ratio doubtful.
+	LoadStart string `json:"load_start"`
+	LoadEnd   string `json:"load_end"`
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return "?"
+	}
+	return f[0]
 }
 
 func thisMachine() Machine {
-	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version()}
+	m := Machine{Cores: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version(), LoadStart: loadAverage()}
 	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(b)) {
 			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
@@ -239,6 +256,7 @@ func RunSuite(ctx context.Context, o SuiteOptions) (*SuiteReport, error) {
 		s.runCase(ctx, c)
 	}
 	s.report.Seconds = time.Since(start).Seconds()
+	s.report.Machine.LoadEnd = loadAverage()
 	return s.report, nil
 }
 
@@ -410,8 +428,8 @@ func (s *suite) runCase(ctx context.Context, c suiteCase) {
 func WriteSuiteTable(w io.Writer, r *SuiteReport) error {
 	m := r.Machine
 	fmt.Fprintf(w, "canopy-bench suite: A = %s (%s), B = %s (%s)\n", r.A.Name, strings.Join(r.A.Cmd, " "), r.B.Name, strings.Join(r.B.Cmd, " "))
-	fmt.Fprintf(w, "machine: %d cores, %s, %s/%s, %s; %d pair(s) per case in alternation A B A B ...; scale %g; %.0fs\n\n",
-		m.Cores, m.CPU, m.OS, m.Arch, m.Go, r.Pairs, r.Scale, r.Seconds)
+	fmt.Fprintf(w, "machine: %d cores, %s, %s/%s, %s; load average %s at start, %s at end\n", m.Cores, m.CPU, m.OS, m.Arch, m.Go, m.LoadStart, m.LoadEnd)
+	fmt.Fprintf(w, "%d pair(s) per case in alternation A B A B ..., fresh servers every run; scale %g; %.0fs\n\n", r.Pairs, r.Scale, r.Seconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "case\tmetric\tA median\tB median\tB/A\tgoal\tmet\truns A | B")
 	for _, row := range r.Rows {
