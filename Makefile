@@ -32,10 +32,10 @@ $(NATS_SERVER):
 
 # Canopy against nats-server v2.15.2 on this machine, every scenario, medians of 3 pairs.
 bench-compare: build $(NATS_SERVER)
-	$(BIN)/canopy-bench suite --a $(BIN)/canopy --b $(NATS_SERVER) --pairs 3 $(ARGS)
+	$(BIN)/canopy-bench suite --a $(NATS_SERVER) --b $(BIN)/canopy --pairs 3 $(ARGS)
 
 bench-quick: build $(NATS_SERVER)
-	$(BIN)/canopy-bench suite --a $(BIN)/canopy --b $(NATS_SERVER) --quick $(ARGS)
+	$(BIN)/canopy-bench suite --a $(NATS_SERVER) --b $(BIN)/canopy --quick $(ARGS)
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
