@@ -42,7 +42,7 @@ type subscription struct {
 
 	// Shared: read by publishers on any loop.
 	max    atomic.Int64 // deliver at most this many in total; 0 means no limit
-	nm     atomic.Int64 // delivered so far, counted only while max is set
+	nm     atomic.Int64 // delivered so far
 	weight atomic.Int32 // leaf queue interest: members behind the link
 }
 

@@ -408,6 +408,12 @@ func (c *client) processUnsub(sid []byte, max int64) error {
 	if ok {
 		if max > 0 && max > sub.nm.Load() {
 			sub.max.Store(max)
+			// A publisher on another loop may have counted up to max
+			// before it could see the max, so nobody else removes the
+			// subscription: check again now that the max is visible.
+			if sub.nm.Load() >= max {
+				c.removeSub(sub)
+			}
 		} else {
 			c.removeSub(sub)
 		}

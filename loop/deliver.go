@@ -165,9 +165,12 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 	if sub.filter != nil && sub.filter.DeniedForDelivery(subject, sub.queue) {
 		return false
 	}
+	// Every delivery is counted, so that an UNSUB with a max knows how
+	// many went before it. The max is read after counting; processUnsub
+	// relies on that order.
+	k := sub.nm.Add(1)
 	last := false
 	if m := sub.max.Load(); m > 0 {
-		k := sub.nm.Add(1)
 		if k > m {
 			return false
 		}

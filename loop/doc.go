@@ -40,5 +40,7 @@
 // PONG) is written, so a PONG never overtakes the messages it follows.
 // gnet may reorder Execute tasks relative to each other, but a publisher's
 // messages to one destination travel in batch order through one inbox, so
-// per-publisher order holds.
+// per-publisher order holds. A traffic event first takes what is waiting in
+// its loop's inbox: once a publisher has its PONG, the messages it sent
+// before are ahead of any later PONG to their subscribers.
 package loop

@@ -35,8 +35,12 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		cid:   s.nextCID.Add(1),
 		kind:  kindClient,
 		start: now,
-		echo:  true,
-		raddr: gc.RemoteAddr(),
+		// Until a CONNECT says otherwise a client is verbose and
+		// pedantic, as nats-server has it: a telnet user gets +OK.
+		verbose:  true,
+		pedantic: true,
+		echo:     true,
+		raddr:    gc.RemoteAddr(),
 	}
 	remote, _ := gc.Context().(*leaf.Remote)
 	gc.SetContext(c)
@@ -83,6 +87,14 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	w := c.w
 	w.now = time.Now().UnixNano()
 	c.lastIn = w.now
+	// What other loops handed to this one before these bytes were read
+	// goes out first, ahead of anything the bytes cause. A client that
+	// flushes after its publisher's flush returned must find the message
+	// before its own PONG, as nats-server has it; the drain task alone
+	// may run after this event.
+	if w.backlog.Load() > 0 {
+		w.takeInbox()
+	}
 	if err := c.p.Parse(buf, c); err != nil {
 		c.parseError(err)
 	}

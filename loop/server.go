@@ -299,13 +299,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopRemotes()
 	}
 	s.mu.Unlock()
-	if err := eng.Stop(ctx); err != nil {
-		return fmt.Errorf("loop: stop: %w", err)
-	}
+	// gnet's Stop looks for the end of the shutdown only every 500ms,
+	// while s.done closes as soon as the event loops are gone: wait for
+	// whichever comes first. Stop returns at once if ctx ends.
+	stopped := make(chan error, 1)
+	go func() { stopped <- eng.Stop(ctx) }()
 	select {
 	case <-s.done:
-	case <-ctx.Done():
-		return ctx.Err()
+	case err := <-stopped:
+		if err != nil {
+			return fmt.Errorf("loop: stop: %w", err)
+		}
+		<-s.done
 	}
 	s.log.Noticef("Server Exiting..")
 	return nil

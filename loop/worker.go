@@ -160,6 +160,13 @@ func (w *worker) push(b *batch) {
 // drain runs on w's loop: it moves every batch handed to it into the
 // receivers' out buffers and writes them.
 func (w *worker) drain() {
+	w.takeInbox()
+	w.flush()
+}
+
+// takeInbox moves every batch handed to w into the receivers' out buffers,
+// without writing them. It runs on w's loop.
+func (w *worker) takeInbox() {
 	w.mu.Lock()
 	in := w.inbox
 	w.inbox = w.spare[:0]
@@ -197,7 +204,6 @@ func (w *worker) drain() {
 	w.spare = in[:0]
 	w.mu.Unlock()
 	w.backlog.Add(-n)
-	w.flush()
 }
 
 // waitInboxes pauses the publishing loop while a destination loop is far
