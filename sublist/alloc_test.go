@@ -2,7 +2,10 @@
 
 package sublist
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // Allocation budgets. The race detector allocates on its own account, so
 // these run only without it.
@@ -76,5 +79,34 @@ func TestMatchMissAllocs(t *testing.T) {
 func TestValidLiteralBytesAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() { ValidLiteralBytes(longSubject) }); n != 0 {
 		t.Errorf("ValidLiteralBytes: %v allocs, want 0", n)
+	}
+}
+
+// TestMatchFullCacheAllocs covers misses on a full shared cache by subjects
+// published once: they are not stored, so they cost only their Result.
+func TestMatchFullCacheAllocs(t *testing.T) {
+	s := New[int]()
+	mustInsert(t, s, "resident.*", "", 1)
+	mustInsert(t, s, "reply.>", "", 2)
+	fillSharedCache(s)
+	for _, tc := range []struct {
+		prefix string
+		want   float64
+	}{
+		{"nobody", 0}, // the shared empty Result
+		{"reply", 2},  // the (dead) entry and the plain values
+	} {
+		subjects := make([][]byte, 1001) // AllocsPerRun warms up once
+		for i := range subjects {
+			subjects[i] = fmt.Appendf(nil, "%s.%d", tc.prefix, i)
+		}
+		i := 0
+		n := testing.AllocsPerRun(len(subjects)-1, func() {
+			s.Match(subjects[i])
+			i++
+		})
+		if n != tc.want {
+			t.Errorf("Match(%s.N) once on a full cache: %v allocs, want %v", tc.prefix, n, tc.want)
+		}
 	}
 }

@@ -21,11 +21,17 @@ const (
 // reason is marked dead first, so an entry held elsewhere (by a Cache) can
 // never outlive an invalidation that could not find it.
 type entry[T comparable] struct {
-	r     *Result[T] // &own, or the Sublist's shared empty result
-	own   Result[T]
-	dead  atomic.Bool
+	r    *Result[T] // &own, or the Sublist's shared empty result
+	own  Result[T]
+	dead atomic.Bool
+	stamp
+}
+
+// stamp records the epochs that govern a subject and their values when its
+// result was computed.
+type stamp struct {
 	epoch [3]*atomic.Uint64 // root, first-token and first-two-token epochs
-	seen  [3]uint64         // their values when the result was computed
+	seen  [3]uint64
 }
 
 func (e *entry[T]) live() bool {
@@ -41,9 +47,33 @@ func (e *entry[T]) live() bool {
 type shard[T comparable] struct {
 	mu      sync.RWMutex
 	m       map[string]*entry[T]
+	door    []uint32 // admission fingerprints, made when the stripe first fills
 	matches atomic.Uint64
 	misses  atomic.Uint64
 	_       [cacheLine]byte
+}
+
+// admit reports whether a subject with hash h may take a place in the full
+// stripe, which it may on its second sighting: the first leaves its
+// fingerprint in a direct-mapped table, the second finds it there. Without
+// this, every subject published once (every reply subject, say) would evict
+// an entry, quite likely one in use. A fingerprint is overwritten by the
+// next subject that hashes to its slot, so "recently" means within about
+// shardCap misses of this stripe. The caller holds sh.mu.
+func (sh *shard[T]) admit(h uint64) bool {
+	if sh.door == nil {
+		sh.door = make([]uint32, shardCap)
+	}
+	// The low bits chose the stripe; use others for the slot and the
+	// fingerprint, which is never 0 so that an empty slot matches nothing.
+	slot := &sh.door[(h>>16)&(shardCap-1)]
+	fp := uint32(h>>32) | 1
+	if *slot == fp {
+		*slot = 0
+		return true
+	}
+	*slot = fp
+	return false
 }
 
 // shared is the lock-striped match cache of a Sublist, with the epochs that
@@ -61,20 +91,21 @@ func (c *shared[T]) init() {
 	c.seed = maphash.MakeSeed()
 }
 
-// stamp points e at the epochs that govern subject and records their
-// values. The caller holds the tree lock, so the values agree with the tree
-// the result is about to be computed from.
-func (c *shared[T]) stamp(e *entry[T], subject []byte) {
-	e.epoch = [3]*atomic.Uint64{&c.root, &c.root, &c.root}
+// stamp returns the epochs that govern subject and their values. The
+// caller holds the tree lock, so the values agree with the tree the result
+// is about to be computed from.
+func (c *shared[T]) stamp(subject []byte) stamp {
+	st := stamp{epoch: [3]*atomic.Uint64{&c.root, &c.root, &c.root}}
 	if i := bytes.IndexByte(subject, sep); i >= 0 {
-		e.epoch[1] = &c.first[maphash.Bytes(c.seed, subject[:i])&(numBuckets-1)]
+		st.epoch[1] = &c.first[maphash.Bytes(c.seed, subject[:i])&(numBuckets-1)]
 		if j := bytes.IndexByte(subject[i+1:], sep); j >= 0 {
-			e.epoch[2] = &c.second[maphash.Bytes(c.seed, subject[:i+1+j])&(numBuckets-1)]
+			st.epoch[2] = &c.second[maphash.Bytes(c.seed, subject[:i+1+j])&(numBuckets-1)]
 		}
 	}
-	for k, p := range e.epoch {
-		e.seen[k] = p.Load()
+	for k, p := range st.epoch {
+		st.seen[k] = p.Load()
 	}
+	return st
 }
 
 // forget drops the cached result of a literal subject. A literal
@@ -107,7 +138,8 @@ func (c *shared[T]) bump(k int, prefix string) {
 // lookup returns the live cache entry for subject, computing and storing it
 // on a miss, and whether it was a hit. It allocates nothing on a hit.
 func (s *Sublist[T]) lookup(subject []byte) (*entry[T], bool) {
-	sh := &s.cache.shards[maphash.Bytes(s.cache.seed, subject)&(numShards-1)]
+	h := maphash.Bytes(s.cache.seed, subject)
+	sh := &s.cache.shards[h&(numShards-1)]
 	sh.matches.Add(1)
 	sh.mu.RLock()
 	e := sh.m[string(subject)]
@@ -116,38 +148,46 @@ func (s *Sublist[T]) lookup(subject []byte) (*entry[T], bool) {
 		return e, true
 	}
 	sh.misses.Add(1)
-	return s.fill(sh, subject), false
+	return s.fill(sh, h, subject), false
 }
 
-// fill computes the entry for subject and stores it in sh. It holds the
-// tree's read lock from before the epochs are read until the entry is in
-// the map, so no Insert or Remove can fall between computing and storing:
-// a change either comes before (and is in the result) or after (and finds
-// the entry to invalidate).
-func (s *Sublist[T]) fill(sh *shard[T], subject []byte) *entry[T] {
-	e := &entry[T]{r: &s.empty}
-	key := string(subject)
-
+// fill computes the entry for subject (whose hash is h) and stores it in
+// sh, unless sh is full and does not admit it; then the entry is returned
+// already dead, good only until the generation moves. fill holds the tree's
+// read lock from before the epochs are read until the entry is in the map,
+// so no Insert or Remove can fall between computing and storing: a change
+// either comes before (and is in the result) or after (and finds the entry
+// to invalidate).
+func (s *Sublist[T]) fill(sh *shard[T], h uint64, subject []byte) *entry[T] {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	s.cache.stamp(e, subject)
+	st := s.cache.stamp(subject)
+	var r Result[T]
 	var nodeBuf [maxStack / 2]*node[T]
-	if build(s.match(subject, nodeBuf[:0]), &e.own) {
-		e.r = &e.own
-	}
+	found := build(s.match(subject, nodeBuf[:0]), &r)
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if old := sh.m[key]; old != nil {
-		if old.live() {
-			// Another goroutine filled it meanwhile; its result equals ours.
-			return old
-		}
+	old := sh.m[string(subject)]
+	switch {
+	case old != nil && old.live():
+		// Another goroutine filled it meanwhile; its result equals ours.
+		return old
+	case old != nil:
 		// It is not live, and never will be again (dead is sticky, epochs
 		// only grow); marking it anyway keeps the rule without exception:
 		// whatever leaves the map is dead.
 		old.dead.Store(true)
-	} else if len(sh.m) >= shardCap {
+	case len(sh.m) >= shardCap:
+		if !sh.admit(h) {
+			if !found {
+				return &s.none
+			}
+			e := &entry[T]{own: r, stamp: st}
+			e.r = &e.own
+			e.dead.Store(true)
+			return e
+		}
 		// Evict whichever entry the map yields first. Go starts map
 		// iteration at a random position, so this is a cheap random
 		// eviction, which is what nats-server's sweep amounts to as well.
@@ -157,10 +197,15 @@ func (s *Sublist[T]) fill(sh *shard[T], subject []byte) *entry[T] {
 			break
 		}
 	}
+	e := &entry[T]{r: &s.empty, stamp: st}
+	if found {
+		e.own = r
+		e.r = &e.own
+	}
 	if sh.m == nil {
 		sh.m = make(map[string]*entry[T])
 	}
-	sh.m[key] = e
+	sh.m[string(subject)] = e
 	return e
 }
 

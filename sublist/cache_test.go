@@ -165,6 +165,8 @@ func TestEvictedEntryIsDead(t *testing.T) {
 	}
 	e := c.m["foo"].e
 	for i := 0; !e.dead.Load(); i++ {
+		// Twice each: a full stripe admits a subject on its second sighting.
+		s.Match(fmt.Appendf(nil, "flood.%d", i))
 		s.Match(fmt.Appendf(nil, "flood.%d", i))
 		if i > 100*numShards*shardCap {
 			t.Fatal("the shared cache never evicted foo")
@@ -195,6 +197,114 @@ func TestCacheAdmission(t *testing.T) {
 	if _, ok := c.m["reply.7"]; !ok || len(c.m) != 1 {
 		t.Fatalf("Cache did not keep a subject published twice: %d kept", len(c.m))
 	}
+}
+
+// fillSharedCache fills every stripe of s's shared cache with subjects
+// published twice.
+func fillSharedCache(s *Sublist[int]) {
+	for i := 0; ; i++ {
+		full := true
+		for j := range s.cache.shards {
+			full = full && len(s.cache.shards[j].m) >= shardCap
+		}
+		if full {
+			return
+		}
+		subj := fmt.Appendf(nil, "resident.%d", i)
+		s.Match(subj)
+		s.Match(subj)
+	}
+}
+
+// TestFullCacheAdmission checks that once the shared cache is full, subjects
+// published once neither take a place nor evict anyone, while a subject
+// published twice does, and that results are right either way.
+func TestFullCacheAdmission(t *testing.T) {
+	s := New[int]()
+	mustInsert(t, s, "resident.*", "", 1)
+	mustInsert(t, s, "reply.>", "", 2)
+	fillSharedCache(s)
+	residents := map[string]*entry[int]{}
+	for i := range s.cache.shards {
+		for k, e := range s.cache.shards[i].m {
+			residents[k] = e
+		}
+	}
+	for i := range 5 * numShards * shardCap {
+		subj := fmt.Appendf(nil, "reply.%d", i)
+		if r := s.Match(subj); len(r.Plain) != 1 || r.Plain[0] != 2 {
+			t.Fatalf("Match(%s) = %+v", subj, r)
+		}
+		if r := s.Match(fmt.Appendf(nil, "nobody.%d", i)); r != &s.empty {
+			t.Fatalf("Match(nobody.%d) = %+v", i, r)
+		}
+	}
+	for k, e := range residents {
+		if !e.live() {
+			t.Fatalf("resident %s was evicted by subjects published once", k)
+		}
+	}
+	s.Match([]byte("reply.again"))
+	if _, ok := s.cache.shards[0].m["reply.again"]; ok {
+		t.Fatal("first sighting took a place")
+	}
+	e, _ := s.lookup([]byte("reply.again"))
+	if !e.live() {
+		t.Fatal("second sighting was not admitted")
+	}
+	// A subject left out of the cache is still served correctly through a
+	// Cache, including after a change.
+	c := NewCache(s, 0)
+	expect := func(subject string, want ...int) {
+		t.Helper()
+		for range 3 {
+			got := slices.Sorted(slices.Values(c.Match([]byte(subject)).Plain))
+			if !slices.Equal(got, want) {
+				t.Fatalf("Cache.Match(%s) = %v, want %v", subject, got, want)
+			}
+		}
+	}
+	expect("reply.x1", 2)
+	mustInsert(t, s, "reply.x1", "", 3)
+	expect("reply.x1", 2, 3)
+	mustRemove(t, s, "reply.>", "", 2)
+	expect("reply.x1", 3)
+}
+
+// TestCacheRefreshFromFullCache covers a Cache slot refreshed with an entry
+// that a full stripe declined to store. Nothing can find that entry to
+// invalidate it, so it must come back dead, and the Cache must drop it at
+// the next change.
+func TestCacheRefreshFromFullCache(t *testing.T) {
+	s := New[int]()
+	mustInsert(t, s, "resident.*", "", 1)
+	mustInsert(t, s, "x", "", 2)
+	c := NewCache(s, 0)
+	fillSharedCache(s)
+	expect := func(want ...int) {
+		t.Helper()
+		got := slices.Sorted(slices.Values(c.Match([]byte("x")).Plain))
+		if !slices.Equal(got, want) {
+			t.Fatalf("Cache.Match(x) = %v, want %v", got, want)
+		}
+	}
+	// Into the shared cache (second sighting) and into the Cache.
+	s.Match([]byte("x"))
+	s.Match([]byte("x"))
+	expect(2)
+	if _, ok := c.m["x"]; !ok {
+		t.Fatal("the Cache did not keep x")
+	}
+	// Invalidate x, refill its stripe, and let the Cache refresh its slot
+	// from a stripe that will not store x this time.
+	mustInsert(t, s, "x", "", 3)
+	fillSharedCache(s)
+	expect(2, 3)
+	if c.m["x"].e.live() {
+		t.Fatal("the refreshed slot holds a live entry that is not in the shared cache")
+	}
+	mustRemove(t, s, "x", "", 3)
+	expect(2)
 }
 
 func TestCacheBounded(t *testing.T) {

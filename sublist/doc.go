@@ -34,7 +34,11 @@
 // # Cache and invalidation
 //
 // The shared cache has 16 stripes, each a map from subject to entry under
-// its own RWMutex, 256 entries at most; a full stripe evicts a random entry.
+// its own RWMutex, 256 entries at most. A full stripe takes a new subject
+// only on its second recent sighting (a direct-mapped table of hash
+// fingerprints remembers the first), and then evicts a random entry; so a
+// flood of subjects published once, such as reply subjects, costs a tree
+// walk each but neither allocates cache entries nor evicts the hot ones.
 // An entry holds a Result and what it needs to know whether the Result is
 // still right. Bumping one generation on every Insert and Remove, and
 // treating any entry older than it as a miss, would be simple, but
@@ -65,7 +69,8 @@
 // A miss computes the Result under the tree's read lock and stores it before
 // releasing that lock, so a change cannot slip in between and leave a stale
 // entry behind. Every entry that leaves a stripe (invalidated, replaced or
-// evicted) is first marked dead, because a Cache may still hold it.
+// evicted) is first marked dead, because a Cache may still hold it; an entry
+// a full stripe declined to store is returned already dead.
 //
 // A Cache maps subjects to shared entries, each stamped with the Sublist's
 // generation (Gen, bumped after every change) at which it was last known to

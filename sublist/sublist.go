@@ -21,6 +21,7 @@ type Sublist[T comparable] struct {
 	// readers write (the locks): only Insert and Remove write here.
 	gen   atomic.Uint64 // bumped after every change, last, under mu
 	empty Result[T]     // returned, shared, whenever nothing matches
+	none  entry[T]      // dead entry for an empty result left out of the cache
 	_     [cacheLine]byte
 
 	mu      sync.RWMutex // the tree lock: guards root, inserts, removes
@@ -37,6 +38,11 @@ type Sublist[T comparable] struct {
 func New[T comparable]() *Sublist[T] {
 	s := &Sublist[T]{}
 	s.cache.init()
+	s.none.r = &s.empty
+	s.none.dead.Store(true)
+	// A Cache checks a dead entry's epochs only after the dead flag, but
+	// give it real ones anyway rather than nil pointers.
+	s.none.stamp = s.cache.stamp(nil)
 	return s
 }
 
