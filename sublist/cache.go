@@ -47,32 +47,34 @@ func (e *entry[T]) live() bool {
 type shard[T comparable] struct {
 	mu      sync.RWMutex
 	m       map[string]*entry[T]
-	door    []uint32 // admission fingerprints, made when the stripe first fills
+	door    atomic.Pointer[[shardCap]atomic.Uint32] // made when the stripe first fills
 	matches atomic.Uint64
 	misses  atomic.Uint64
 	_       [cacheLine]byte
 }
 
-// admit reports whether a subject with hash h may take a place in the full
-// stripe, which it may on its second sighting: the first leaves its
-// fingerprint in a direct-mapped table, the second finds it there. Without
-// this, every subject published once (every reply subject, say) would evict
-// an entry, quite likely one in use. A fingerprint is overwritten by the
-// next subject that hashes to its slot, so "recently" means within about
-// shardCap misses of this stripe. The caller holds sh.mu.
+// admit reports whether a subject with hash h that missed may take a place
+// in the full stripe, which it may on its second sighting: the first leaves
+// its fingerprint in a direct-mapped table, the second finds it there.
+// Without this, every subject published once (every reply subject, say)
+// would allocate an entry and evict another, quite likely one in use. A
+// fingerprint is overwritten by the next subject that hashes to its slot,
+// so "recently" means within about shardCap misses of this stripe. Racing
+// misses may both admit or both decline; either is harmless.
 func (sh *shard[T]) admit(h uint64) bool {
-	if sh.door == nil {
-		sh.door = make([]uint32, shardCap)
+	door := sh.door.Load()
+	if door == nil {
+		return true
 	}
 	// The low bits chose the stripe; use others for the slot and the
 	// fingerprint, which is never 0 so that an empty slot matches nothing.
-	slot := &sh.door[(h>>16)&(shardCap-1)]
+	slot := &door[(h>>16)&(shardCap-1)]
 	fp := uint32(h>>32) | 1
-	if *slot == fp {
-		*slot = 0
+	if slot.Load() == fp {
+		slot.Store(0)
 		return true
 	}
-	*slot = fp
+	slot.Store(fp)
 	return false
 }
 
@@ -143,51 +145,62 @@ func (s *Sublist[T]) lookup(subject []byte) (*entry[T], bool) {
 	sh.matches.Add(1)
 	sh.mu.RLock()
 	e := sh.m[string(subject)]
+	full := len(sh.m) >= shardCap
 	sh.mu.RUnlock()
 	if e != nil && e.live() {
 		return e, true
 	}
 	sh.misses.Add(1)
-	return s.fill(sh, h, subject), false
+	if e == nil && full && !sh.admit(h) {
+		return s.compute(subject), false
+	}
+	return s.fill(sh, subject), false
 }
 
-// fill computes the entry for subject (whose hash is h) and stores it in
-// sh, unless sh is full and does not admit it; then the entry is returned
-// already dead, good only until the generation moves. fill holds the tree's
-// read lock from before the epochs are read until the entry is in the map,
-// so no Insert or Remove can fall between computing and storing: a change
-// either comes before (and is in the result) or after (and finds the entry
-// to invalidate).
-func (s *Sublist[T]) fill(sh *shard[T], h uint64, subject []byte) *entry[T] {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	st := s.cache.stamp(subject)
+// compute returns a dead entry for subject, for a result that is not to be
+// stored: dead because nothing could find it to invalidate it, which makes
+// it good only until the generation moves.
+func (s *Sublist[T]) compute(subject []byte) *entry[T] {
 	var r Result[T]
 	var nodeBuf [maxStack / 2]*node[T]
+	s.mu.RLock()
 	found := build(s.match(subject, nodeBuf[:0]), &r)
+	s.mu.RUnlock()
+	if !found {
+		return &s.none
+	}
+	e := &entry[T]{own: r, stamp: s.none.stamp}
+	e.r = &e.own
+	e.dead.Store(true)
+	return e
+}
+
+// fill computes the entry for subject and stores it in sh. It holds the
+// tree's read lock from before the epochs are read until the entry is in
+// the map, so no Insert or Remove can fall between computing and storing:
+// a change either comes before (and is in the result) or after (and finds
+// the entry to invalidate).
+func (s *Sublist[T]) fill(sh *shard[T], subject []byte) *entry[T] {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	e := &entry[T]{r: &s.empty, stamp: s.cache.stamp(subject)}
+	var nodeBuf [maxStack / 2]*node[T]
+	if build(s.match(subject, nodeBuf[:0]), &e.own) {
+		e.r = &e.own
+	}
 
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	old := sh.m[string(subject)]
-	switch {
-	case old != nil && old.live():
-		// Another goroutine filled it meanwhile; its result equals ours.
-		return old
-	case old != nil:
+	if old := sh.m[string(subject)]; old != nil {
+		if old.live() {
+			// Another goroutine filled it meanwhile; its result equals ours.
+			return old
+		}
 		// It is not live, and never will be again (dead is sticky, epochs
 		// only grow); marking it anyway keeps the rule without exception:
 		// whatever leaves the map is dead.
 		old.dead.Store(true)
-	case len(sh.m) >= shardCap:
-		if !sh.admit(h) {
-			if !found {
-				return &s.none
-			}
-			e := &entry[T]{own: r, stamp: st}
-			e.r = &e.own
-			e.dead.Store(true)
-			return e
-		}
+	} else if len(sh.m) >= shardCap {
 		// Evict whichever entry the map yields first. Go starts map
 		// iteration at a random position, so this is a cheap random
 		// eviction, which is what nats-server's sweep amounts to as well.
@@ -196,11 +209,9 @@ func (s *Sublist[T]) fill(sh *shard[T], h uint64, subject []byte) *entry[T] {
 			delete(sh.m, k)
 			break
 		}
-	}
-	e := &entry[T]{r: &s.empty, stamp: st}
-	if found {
-		e.own = r
-		e.r = &e.own
+	} else if len(sh.m) == shardCap-1 && sh.door.Load() == nil {
+		// This entry fills the stripe: from now on it admits by sighting.
+		sh.door.Store(new([shardCap]atomic.Uint32))
 	}
 	if sh.m == nil {
 		sh.m = make(map[string]*entry[T])
