@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"net"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -25,6 +24,10 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.srv
+	if s.ops.ldm.Load() && gc.Context() == nil {
+		// Lame duck: accepted connections are turned away at once.
+		return nil, gnet.Close
+	}
 	w := s.workerOf(gc.EventLoop())
 	now := time.Now()
 	w.now = now.UnixNano()
@@ -49,7 +52,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.p.Mode = parser.Client
 	c.p.MaxControlLine = int(s.opts.MaxControlLine)
 	c.p.MaxPayload = int(s.opts.MaxPayload)
-	if remote != nil || s.isLeafPort(gc.LocalAddr()) {
+	if remote != nil || s.onLeafPort(gc) {
 		return s.openLeaf(c, remote), gnet.None
 	}
 	c.nextPing = w.now + s.firstPingDelay()
@@ -108,6 +111,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	c.closed.Store(true)
+	h.srv.noteClosed(c, err)
 	c.w.remove(c)
 	if c.kind == kindLeaf {
 		c.closeLeaf()
@@ -139,11 +143,4 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	}
 	s.wmu.Unlock()
 	return tickInterval, gnet.None
-}
-
-// isLeafPort reports whether a local address is the leafnode listener's.
-func (s *Server) isLeafPort(a net.Addr) bool {
-	la, ok := s.LeafAddr().(*net.TCPAddr)
-	ta, ok2 := a.(*net.TCPAddr)
-	return ok && ok2 && la != nil && ta != nil && la.Port == ta.Port
 }

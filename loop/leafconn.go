@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/canopy-nats/canopy/auth"
 	"github.com/canopy-nats/canopy/conf"
@@ -99,6 +100,31 @@ func (s *Server) Errorf(format string, v ...any) { s.log.Errorf(format, v...) }
 
 // Debugf logs at [DBG].
 func (s *Server) Debugf(format string, v ...any) { s.log.Debugf(format, v...) }
+
+// onLeafPort reports whether an accepted connection came in on the
+// leafnode listener. gnet gives accepted connections their listener's
+// configured address as local address, which says port 0 when the port was
+// chosen at random ("listen: host:-1"); the socket itself knows better.
+func (s *Server) onLeafPort(gc gnet.Conn) bool {
+	la, ok := s.LeafAddr().(*net.TCPAddr)
+	if !ok || la == nil {
+		return false
+	}
+	if ta, ok := gc.LocalAddr().(*net.TCPAddr); ok && ta != nil && ta.Port != 0 {
+		return ta.Port == la.Port
+	}
+	sa, err := unix.Getsockname(gc.Fd())
+	if err != nil {
+		return false
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return a.Port == la.Port
+	case *unix.SockaddrInet6:
+		return a.Port == la.Port
+	}
+	return false
+}
 
 // openLeaf prepares a leaf connection in OnOpen: an accepted one gets the
 // hub's INFO at once; a dialled one waits for the hub's.
@@ -257,9 +283,11 @@ func (c *client) leafConnect(arg []byte) error {
 	if err := leaf.CheckCluster(lc.Cluster); err != nil {
 		return c.closeWith(reasonProtocol, strings.TrimPrefix(err.Error(), "leaf: "))
 	}
-	id, err := s.auth.AuthenticateLeaf(&auth.ConnectCreds{
+	creds := &auth.ConnectCreds{
 		User: lc.User, Pass: lc.Pass, Token: lc.Token, Nkey: lc.Nkey, Sig: lc.Sig, JWT: lc.JWT, Host: c.ip(),
-	}, c.nonce)
+	}
+	id, err := s.auth.AuthenticateLeaf(creds, c.nonce)
+	c.creds = keepCreds(creds)
 	if err != nil {
 		s.log.Errorf("%s - Leafnode Authorization Error - %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
@@ -704,4 +732,50 @@ func (s *Server) NumLeafs() int {
 		n += a.countLeafs()
 	}
 	return n
+}
+
+// LeafLink describes one established leaf link, as nats-server's /leafz
+// lists it: the counters and the interest the peer announced. It is for
+// tests and monitoring; the hot path never builds one.
+type LeafLink struct {
+	CID     uint64
+	Name    string // the peer's server name
+	Account string // the local account the link is bound to
+	Spoke   bool   // this server is the leaf on the link
+	InMsgs  int64
+	OutMsgs int64
+	// Subs is what the peer asked for: "subject" or "subject queue".
+	Subs []string
+}
+
+// Leafz lists the established leaf links. The interest is read from the
+// account's sublist, which is safe from any goroutine, rather than from the
+// link's own map, which belongs to its loop.
+func (s *Server) Leafz() []LeafLink {
+	s.mu.Lock()
+	accs := make([]*account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		accs = append(accs, a)
+	}
+	s.mu.Unlock()
+	var out []LeafLink
+	for _, a := range accs {
+		a.mu.Lock()
+		links := append([]*client(nil), a.leafs...)
+		a.mu.Unlock()
+		for _, c := range links {
+			ll := LeafLink{
+				CID: c.cid, Name: c.leaf.name, Account: a.name, Spoke: c.leaf.spoke,
+				InMsgs: c.inMsgs.Load(), OutMsgs: c.outMsgs.Load(),
+			}
+			a.sl.Range(func(subject, queue string, sub *subscription) bool {
+				if sub.c == c {
+					ll.Subs = append(ll.Subs, sub.sid)
+				}
+				return true
+			})
+			out = append(out, ll)
+		}
+	}
+	return out
 }

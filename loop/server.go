@@ -82,6 +82,8 @@ type Server struct {
 
 	remotes     []*leaf.Remote
 	stopRemotes context.CancelFunc
+
+	ops opsState // monitoring, reload and lame-duck state (ops.go)
 }
 
 // New builds a server from normalized options. It binds nothing yet.
@@ -142,7 +144,11 @@ func (s *Server) ID() string { return s.id }
 func (s *Server) Name() string { return s.name }
 
 // Options returns the options the server runs with. Do not modify them.
-func (s *Server) Options() *conf.Options { return s.opts }
+func (s *Server) Options() *conf.Options {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opts
+}
 
 // Start binds the listeners and runs the event loops in the background. It
 // returns once the server accepts connections, or with the error that
@@ -162,6 +168,12 @@ func (s *Server) Start() error {
 	addrs := []string{s.clientAddr}
 	if o.LeafNode.Port != 0 {
 		s.leafAddr = "tcp://" + net.JoinHostPort(o.LeafNode.Host, portArg(o.LeafNode.Port))
+		if s.leafAddr == s.clientAddr {
+			// Both listeners take a random port on the same host. gnet
+			// finds a listener by its address string (DupListener), so the
+			// two must be spelled apart: "00" is port 0 as well.
+			s.leafAddr = "tcp://" + net.JoinHostPort(o.LeafNode.Host, "00")
+		}
 		addrs = append(addrs, s.leafAddr)
 	}
 	go func() {
@@ -208,6 +220,7 @@ func (s *Server) startRemotes() error {
 	s.mu.Lock()
 	s.stopRemotes = cancel
 	s.mu.Unlock()
+	s.ops.setRemotesContext(ctx)
 	for _, rc := range ln.Remotes {
 		r, err := leaf.NewRemote(rc, ln)
 		if err != nil {
@@ -217,7 +230,7 @@ func (s *Server) startRemotes() error {
 			return fmt.Errorf("loop: leafnode remote binds to unknown account %q", r.Account())
 		}
 		s.remotes = append(s.remotes, r)
-		go r.Run(ctx, s)
+		s.runRemote(ctx, r)
 	}
 	return nil
 }
