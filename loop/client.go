@@ -104,6 +104,7 @@ type client struct {
 	expires      int64     // unix nanos when the credentials lapse; 0 never
 	reason       closeReason
 	raddr        net.Addr
+	creds        *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
 
 	// Shared: read from other loops.
 	perms    atomic.Pointer[auth.Checker] // nil: everything allowed
@@ -226,9 +227,11 @@ func (c *client) processConnect(arg []byte) error {
 	hdr := o.Headers && !c.srv.opts.NoHeaderSupport
 	c.headers.Store(hdr)
 	c.noResponders = o.NoResponders
-	id, err := c.srv.auth.Authenticate(&auth.ConnectCreds{
+	creds := &auth.ConnectCreds{
 		User: o.User, Pass: o.Pass, Token: o.Token, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Host: c.ip(),
-	}, c.nonce)
+	}
+	id, err := c.srv.auth.Authenticate(creds, c.nonce)
+	c.creds = keepCreds(creds)
 	if err != nil {
 		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
@@ -515,11 +518,10 @@ func (c *client) sendNoResponders(subject, reply []byte) {
 	}
 }
 
-// queueMsg appends a framed message for c on c's own loop.
+// queueMsg appends a framed message for c on c's own loop. The publisher
+// has already counted it in c's out figures.
 func (c *client) queueMsg(b []byte) {
 	c.out = append(c.out, b...)
-	c.outMsgs.Add(1)
-	c.outBytes.Add(int64(len(b)))
 	c.w.markDirty(c)
 }
 

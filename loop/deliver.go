@@ -182,11 +182,10 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 		}
 	}
 	headers := c.headers.Load()
+	c.outMsgs.Add(1)
+	c.outBytes.Add(payloadLen(hdr, msg, headers))
 	if c.w == w {
-		start := len(c.out)
 		c.out = appendMsg(c.out, sub, subject, reply, hdr, msg, headers)
-		c.outMsgs.Add(1)
-		c.outBytes.Add(int64(len(c.out) - start))
 		w.markDirty(c)
 		if last {
 			c.removeSub(sub)
@@ -213,11 +212,10 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 		return false
 	}
 	headers := c.headers.Load()
+	c.outMsgs.Add(1)
+	c.outBytes.Add(payloadLen(hdr, msg, headers))
 	if c.w == w {
-		start := len(c.out)
 		c.out = leaf.AppendMsg(c.out, subject, reply, t.qs, hdr, msg, headers)
-		c.outMsgs.Add(1)
-		c.outBytes.Add(int64(len(c.out) - start))
 		w.markDirty(c)
 	} else {
 		b := w.batchFor(c.w)

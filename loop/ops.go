@@ -1,0 +1,204 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"github.com/canopy-nats/canopy/auth"
+	"github.com/canopy-nats/canopy/leaf"
+)
+
+// This file holds the state behind the operator's surface of the server
+// (monitoring snapshots, configuration reload, lame-duck mode) and the one
+// mechanism they share: running a task on every event loop and waiting for
+// the answers. None of it is on the message path.
+
+// DefaultMaxClosed is how many recently closed connections /connz can
+// show, as nats-server keeps by default.
+const DefaultMaxClosed = 10000
+
+// loopTimeout bounds how long an operator request waits for the event
+// loops to answer. A loop that does not answer in that time is stuck in a
+// long callback; the request fails rather than hang.
+const loopTimeout = 5 * time.Second
+
+// ErrLoopsBusy is returned when an event loop did not run a task in time.
+var ErrLoopsBusy = errors.New("loop: event loops did not answer in time")
+
+// opsState is the server's operator state. Its zero value is ready to use.
+type opsState struct {
+	// reloadMu serialises Reload, LameDuck and the remote bookkeeping.
+	reloadMu sync.Mutex
+
+	mu         sync.Mutex // guards what follows
+	closed     closedRing
+	configTime time.Time
+	remotes    map[*leaf.Remote]*remoteRun
+	remotesCtx context.Context
+	// Connections closed as slow consumers or stale, by kind, counted
+	// as they close (the loops' own counter does not know the kind).
+	slowClients, slowLeafs, staleClients, staleLeafs uint64
+
+	ldm atomic.Bool // lame-duck mode: new connections are refused
+}
+
+// setRemotesContext records the context every remote runs under, which
+// Shutdown cancels; remotes a reload adds run under it too.
+func (o *opsState) setRemotesContext(ctx context.Context) {
+	o.mu.Lock()
+	o.remotesCtx = ctx
+	o.mu.Unlock()
+}
+
+// remoteRun is one running leaf remote: cancel stops its dialling loop,
+// done is closed when Run has returned.
+type remoteRun struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// runRemote starts a remote's dialling loop under its own context, so a
+// reload can stop it alone.
+func (s *Server) runRemote(parent context.Context, r *leaf.Remote) {
+	ctx, cancel := context.WithCancel(parent)
+	rr := &remoteRun{cancel: cancel, done: make(chan struct{})}
+	s.ops.mu.Lock()
+	if s.ops.remotes == nil {
+		s.ops.remotes = make(map[*leaf.Remote]*remoteRun)
+	}
+	s.ops.remotes[r] = rr
+	s.ops.mu.Unlock()
+	go func() {
+		defer close(rr.done)
+		r.Run(ctx, s)
+	}()
+}
+
+// knownWorkers returns the workers whose event loop has been seen. A loop
+// that has never opened a connection has no clients and nothing to report.
+func (s *Server) knownWorkers() []*worker {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	ws := make([]*worker, 0, len(s.wmap))
+	for _, w := range s.workers {
+		if w.el != nil {
+			ws = append(ws, w)
+		}
+	}
+	return ws
+}
+
+// onLoops runs fn on each worker's own loop, where the worker's clients may
+// be read, and returns fn's results in worker order once all have answered.
+// It fails with ErrLoopsBusy after loopTimeout; a task that runs later
+// still runs, but its result is dropped. It must not be called from a loop.
+func onLoops[T any](ws []*worker, fn func(w *worker) T) ([]T, error) {
+	type answer struct {
+		i int
+		v T
+	}
+	ch := make(chan answer, len(ws))
+	n := 0
+	for i, w := range ws {
+		task := gnet.RunnableFunc(func(context.Context) error {
+			ch <- answer{i, fn(w)}
+			return nil
+		})
+		if err := w.el.Execute(context.Background(), task); err != nil {
+			// The engine is stopping; that loop has nothing left to say.
+			continue
+		}
+		n++
+	}
+	out := make([]T, len(ws))
+	timer := time.NewTimer(loopTimeout)
+	defer timer.Stop()
+	for ; n > 0; n-- {
+		select {
+		case a := <-ch:
+			out[a.i] = a.v
+		case <-timer.C:
+			return nil, ErrLoopsBusy
+		}
+	}
+	return out, nil
+}
+
+// closedRing keeps the most recently closed connections, oldest first.
+type closedRing struct {
+	max   int
+	buf   []*ConnInfo
+	start int // index of the oldest entry once the ring is full
+}
+
+func (r *closedRing) add(ci *ConnInfo) {
+	if r.max == 0 {
+		r.max = DefaultMaxClosed
+	}
+	if len(r.buf) < r.max {
+		r.buf = append(r.buf, ci)
+		return
+	}
+	r.buf[r.start] = ci
+	r.start = (r.start + 1) % r.max
+}
+
+// list returns the entries oldest first; the ConnInfos are shared and must
+// not be modified.
+func (r *closedRing) list() []*ConnInfo {
+	out := make([]*ConnInfo, 0, len(r.buf))
+	out = append(out, r.buf[r.start:]...)
+	return append(out, r.buf[:r.start]...)
+}
+
+// noteClosed records a connection that is closing, for /connz?state=closed.
+// It runs on the connection's loop from OnClose, before its subscriptions
+// are dropped, so the record still lists them.
+func (s *Server) noteClosed(c *client, err error) {
+	if c.kind != kindClient && c.kind != kindLeaf {
+		return
+	}
+	if c.kind == kindLeaf && !c.leaf.established {
+		// nats-server lists leaf connections only once they are registered.
+		return
+	}
+	ci := c.connInfo(true)
+	ci.Stop = time.Now()
+	ci.Reason = string(c.reason)
+	if ci.Reason == "" {
+		ci.Reason = string(reasonClientClosed)
+		if err != nil {
+			ci.Reason = string(reasonReadError)
+		}
+	}
+	slow := ci.Reason == string(reasonSlowPending) || ci.Reason == string(reasonSlowDeadline)
+	stale := ci.Reason == string(reasonStale)
+	s.ops.mu.Lock()
+	s.ops.closed.add(ci)
+	switch {
+	case slow && c.kind == kindLeaf:
+		s.ops.slowLeafs++
+	case slow:
+		s.ops.slowClients++
+	case stale && c.kind == kindLeaf:
+		s.ops.staleLeafs++
+	case stale:
+		s.ops.staleClients++
+	}
+	s.ops.mu.Unlock()
+}
+
+// keepCreds returns what a connection keeps of the credentials it
+// presented, so a reload can check them again: nil when there were none,
+// which costs an idle connection nothing.
+func keepCreds(c *auth.ConnectCreds) *auth.ConnectCreds {
+	if c.User == "" && c.Pass == "" && c.Token == "" && c.Nkey == "" && c.JWT == "" {
+		return nil
+	}
+	return c
+}
