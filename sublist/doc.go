@@ -16,15 +16,16 @@
 // # Threading contract
 //
 //   - Every Sublist method is safe for concurrent use from any goroutine.
-//   - Insert and Remove take the tree's write lock. Match takes one cache
-//     stripe's read lock on a hit, and the tree's read lock only on a miss.
-//     Range holds the tree's read lock while it calls back, so its callback
-//     must not call the same Sublist.
+//   - Insert and Remove take the tree's write lock, and a literal subject's
+//     stripe lock to drop its cached result. Match takes one cache stripe's
+//     read lock on a hit; on a miss, the tree's read lock, and the stripe's
+//     write lock if it stores the result. Range holds the tree's read lock
+//     while it calls back, so its callback must not call the same Sublist.
 //   - Lock order: the tree lock, then a stripe lock. A hit takes only the
 //     stripe lock; nothing takes the tree lock while holding a stripe lock.
 //   - A Cache belongs to one goroutine (one event loop) and is not safe for
-//     concurrent use; it takes no locks. A Sublist may have any number of
-//     Caches.
+//     concurrent use. Its hits take no locks and write no shared memory; its
+//     misses are Sublist matches. A Sublist may have any number of Caches.
 //   - A Result is never modified once returned and never recycled, so it may
 //     be kept and read from any goroutine. It describes the index as it was
 //     at some moment during the Match call: a Match (through a Cache or not)
