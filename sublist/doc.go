@@ -63,7 +63,7 @@
 // The trade-offs: a wildcard change also invalidates unrelated subjects
 // whose prefixes share its bucket (1 in 128), and a wildcard with a leading
 // wildcard token, such as a monitoring SUB ">", still empties the whole
-// cache; an entry costs three more words; and a miss pays for hashing two
+// cache; an entry costs six more words; and a miss pays for hashing two
 // prefixes. In exchange, literal churn costs each other subject nothing and
 // inbox wildcard churn costs about 1/128 of the cache per change.
 //
