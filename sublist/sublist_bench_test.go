@@ -428,6 +428,30 @@ func BenchmarkChurn(b *testing.B) {
 				i++
 			}
 		})
+		// What a single global generation would cost: every change
+		// invalidates every cached result (here by moving the root epoch,
+		// which every entry checks).
+		b.Run("inbox="+kind.name+"/impl=canopy-l1-globalgen", func(b *testing.B) {
+			b.ReportAllocs()
+			s := f.canopy(b)
+			c := NewCache(s, 0)
+			i := 0
+			cpu := startCPU(b)
+			defer cpu.report()
+			for b.Loop() {
+				inbox := inboxes[i%len(inboxes)]
+				if err := s.Insert(inbox, "", v); err != nil {
+					b.Fatal(err)
+				}
+				s.cache.root.Add(1)
+				consume(c.Match(subj))
+				if err := s.Remove(inbox, "", v); err != nil {
+					b.Fatal(err)
+				}
+				s.cache.root.Add(1)
+				i++
+			}
+		})
 		b.Run("inbox="+kind.name+"/impl=gsl", func(b *testing.B) {
 			b.ReportAllocs()
 			s := f.gsl(b)
