@@ -139,32 +139,56 @@ func (c *canopyServer) Links() []link {
 }
 
 type natsServer struct {
-	*natstest.NATS
-	log *logSink
+	s    *natsserver.Server
+	opts *natsserver.Options
+	log  *logSink
 }
 
+// startNATS is natstest.StartNATS with a logger the test can read, set
+// before the server starts so that nothing it says is missed.
 func startNATS(t testing.TB, text string) *natsServer {
 	t.Helper()
-	n := natstest.StartNATS(t, text)
+	path := natstest.WriteConfig(t, "nats.conf", text)
+	opts, err := natsserver.ProcessConfigFile(path)
+	if err != nil {
+		t.Fatalf("nats-server config: %v", err)
+	}
+	if opts.Host == "" {
+		opts.Host = "127.0.0.1"
+	}
+	if opts.Port == 0 {
+		opts.Port = -1
+	}
+	opts.NoSigs = true
+	s, err := natsserver.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
 	sink := newLogSink("nats", os.Getenv("NATS_TEST_LOG") != "")
-	n.SetLogger(sink, false, false)
-	return &natsServer{NATS: n, log: sink}
+	s.SetLogger(sink, false, false)
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats-server did not start")
+	}
+	n := &natsServer{s: s, opts: opts, log: sink}
+	t.Cleanup(n.Stop)
+	return n
 }
 
 func (n *natsServer) Kind() kind     { return natsKind }
-func (n *natsServer) URL() string    { return n.ClientURL() }
+func (n *natsServer) URL() string    { return n.s.ClientURL() }
 func (n *natsServer) Log() *logSink  { return n.log }
-func (n *natsServer) Name() string   { return n.Server.Name() }
-func (n *natsServer) LeafPort() int  { return n.NATS.LeafPort() }
+func (n *natsServer) Name() string   { return n.s.Name() }
+func (n *natsServer) LeafPort() int  { return n.opts.LeafNode.Port }
 func (n *natsServer) String() string { return "nats " + n.Name() }
 
 func (n *natsServer) Stop() {
-	n.Shutdown()
-	n.WaitForShutdown()
+	n.s.Shutdown()
+	n.s.WaitForShutdown()
 }
 
 func (n *natsServer) Links() []link {
-	lz, err := n.Leafz(&natsserver.LeafzOptions{Subscriptions: true})
+	lz, err := n.s.Leafz(&natsserver.LeafzOptions{Subscriptions: true})
 	if err != nil {
 		return nil
 	}

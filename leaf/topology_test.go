@@ -2,6 +2,8 @@ package leaf_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -317,5 +319,173 @@ func TestLeafReconnect(t *testing.T) {
 			}
 			roundTrip(hub2)
 		})
+	}
+}
+
+// TestLeafLoop builds a cycle and checks that it is refused with "Loop
+// detected" and that a message then arrives once at each server: the
+// triangle of scenario 15 (B a leaf of A, C a leaf of both), and a ring (B a
+// leaf of A, C of B, A of C). The refused remote waits 30 s before trying
+// again; the test never waits for that.
+func TestLeafLoop(t *testing.T) {
+	t.Parallel()
+	for _, p := range pairings {
+		for _, shape := range []string{"triangle", "ring"} {
+			t.Run(p.name+"/"+shape, func(t *testing.T) {
+				t.Parallel()
+				var a, b, c server
+				if shape == "triangle" {
+					a = start(t, p.hub, hubConfig("A"))
+					b = start(t, p.leaf, leafConfig("B", true, remoteTo(a)))
+					waitLinks(t, a, 1)
+					c = start(t, p.hub, leafConfig("C", false, remoteTo(b), remoteTo(a)))
+				} else {
+					// A's remote must point at C, which does not exist yet:
+					// give A a fixed port for C's listener.
+					cport := natstest.FreePort(t)
+					a = start(t, p.hub, leafConfig("A", true, fmt.Sprintf("url: \"nats-leaf://127.0.0.1:%d\"", cport)))
+					b = start(t, p.leaf, leafConfig("B", true, remoteTo(a)))
+					waitLinks(t, a, 1)
+					c = start(t, p.hub, fmt.Sprintf("server_name: C\nleafnodes {\n  reconnect: \"100ms\"\n  listen: \"127.0.0.1:%d\"\n  remotes = [ { %s } ]\n}\n", cport, remoteTo(b)))
+				}
+				servers := []server{a, b, c}
+				waitLoop(t, servers)
+				links := settle(t, servers)
+				t.Logf("links left: %v", links)
+				checkNoStorm(t, servers, links)
+			})
+		}
+	}
+}
+
+// waitLoop waits until one of the servers has logged a loop.
+func waitLoop(t *testing.T, servers []server) {
+	t.Helper()
+	natstest.WaitFor(t, 10*time.Second, "a Loop detected log line", func() bool {
+		for _, s := range servers {
+			if s.Log().count("Loop detected") > 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// settle waits until the links between servers have stopped changing, are
+// seen from both ends and form no cycle, and returns them as "X-Y" pairs of
+// server names. How many links a cycle loses depends on the order in which
+// the loop-detection subjects travel: nats-server v2.15.2 was seen to leave
+// two, one or none of a triangle's three, so the test accepts any.
+func settle(t *testing.T, servers []server) map[string]bool {
+	t.Helper()
+	var last string
+	var links map[string]bool
+	since := time.Now()
+	natstest.WaitFor(t, 10*time.Second, "the links to settle without a cycle", func() bool {
+		seen := map[string]int{}
+		for _, s := range servers {
+			for _, l := range s.Links() {
+				pair := []string{s.Name(), l.Name}
+				slices.Sort(pair)
+				seen[pair[0]+"-"+pair[1]]++
+			}
+		}
+		keys := make([]string, 0, len(seen))
+		links = map[string]bool{}
+		symmetric := true
+		for k, n := range seen {
+			keys = append(keys, fmt.Sprint(k, n))
+			links[k] = true
+			symmetric = symmetric && n == 2
+		}
+		slices.Sort(keys)
+		if g := strings.Join(keys, " "); g != last {
+			last, since = g, time.Now()
+			return false
+		}
+		return symmetric && len(links) < len(servers) && time.Since(since) > 300*time.Millisecond
+	})
+	return links
+}
+
+// checkNoStorm subscribes at every server, waits until every link carries
+// the interest, publishes ten messages from each server and checks that
+// each subscriber gets exactly one copy of each message from a server it is
+// linked to, directly or not, and nothing more.
+func checkNoStorm(t *testing.T, servers []server, links map[string]bool) {
+	t.Helper()
+	// Who reaches whom: the transitive closure of the links.
+	reach := map[string]bool{}
+	for _, s := range servers {
+		reach[s.Name()+"-"+s.Name()] = true
+	}
+	for k := range links {
+		x, y, _ := strings.Cut(k, "-")
+		reach[x+"-"+y], reach[y+"-"+x] = true, true
+	}
+	for range servers {
+		for _, x := range servers {
+			for _, y := range servers {
+				for _, z := range servers {
+					if reach[x.Name()+"-"+y.Name()] && reach[y.Name()+"-"+z.Name()] {
+						reach[x.Name()+"-"+z.Name()] = true
+					}
+				}
+			}
+		}
+	}
+	var conns []*nats.Conn
+	var chans []chan *nats.Msg
+	for _, s := range servers {
+		nc := connect(t, s, "")
+		ch, _ := subscribe(t, nc, "storm", "")
+		conns = append(conns, nc)
+		chans = append(chans, ch)
+	}
+	natstest.WaitFor(t, 10*time.Second, "interest in storm on every link", func() bool {
+		for _, s := range servers {
+			for _, l := range s.Links() {
+				if !slices.Contains(l.Subs, "storm") {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	const each = 10
+	for i, nc := range conns {
+		for k := 0; k < each; k++ {
+			publish(t, nc, "storm", fmt.Sprintf("%s-%d", servers[i].Name(), k))
+		}
+		flush(t, nc)
+	}
+	for j, ch := range chans {
+		want := 0
+		for _, s := range servers {
+			if reach[s.Name()+"-"+servers[j].Name()] {
+				want += each
+			}
+		}
+		seen := map[string]int{}
+		for n := 0; n < want; n++ {
+			m := recv(t, ch, fmt.Sprintf("%s: message %d of %d", servers[j].Name(), n+1, want))
+			from, _, _ := strings.Cut(string(m.Data), "-")
+			if !reach[from+"-"+servers[j].Name()] {
+				t.Fatalf("%s received %q from %s, which it has no link to", servers[j].Name(), m.Data, from)
+			}
+			if seen[string(m.Data)]++; seen[string(m.Data)] > 1 {
+				t.Fatalf("%s received %q twice", servers[j].Name(), m.Data)
+			}
+		}
+	}
+	// A storm would keep copies coming; give them a moment to show up.
+	quiet := time.After(300 * time.Millisecond)
+	for _, ch := range chans {
+		select {
+		case m := <-ch:
+			t.Fatalf("extra copy of %q", m.Data)
+		case <-quiet:
+			return
+		}
 	}
 }
