@@ -554,7 +554,7 @@ func (c *client) flushOut() {
 		_ = c.conn.Close()
 		return
 	}
-	if pending > stallBytes {
+	if int64(pending) > c.w.stallAt {
 		c.waitDrain()
 	}
 }

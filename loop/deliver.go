@@ -265,7 +265,7 @@ func appendMsg(b []byte, sub *subscription, subject, reply []byte, hdr int, msg 
 func (c *client) waitDrain() {
 	deadline := time.Now().Add(stallMax)
 	pfd := []unix.PollFd{{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT}}
-	for !c.closed.Load() && c.conn.OutboundBuffered() > stallBytes/2 {
+	for !c.closed.Load() && int64(c.conn.OutboundBuffered()) > c.w.stallAt/2 {
 		left := time.Until(deadline)
 		if left <= 0 {
 			return

@@ -45,6 +45,12 @@ type worker struct {
 	scheduled bool
 	backlog   atomic.Int64 // bytes handed to this worker, not yet drained
 
+	// stallAt and inboxStallAt are stallBytes and inboxStall, or a quarter
+	// of max_pending when that is less: a receiver that reads must be
+	// slowed down well before its output could pass max_pending and get
+	// it closed as a slow consumer. Fixed at creation.
+	stallAt, inboxStallAt int64
+
 	tickPending atomic.Bool
 	drainTask   gnet.Runnable
 	tickTask    gnet.Runnable
@@ -79,6 +85,8 @@ var batchPool = sync.Pool{New: func() any {
 
 func newWorker(s *Server, id int) *worker {
 	w := &worker{id: id, srv: s, out: make([]*batch, s.opts.Loops)}
+	w.stallAt = min(stallBytes, s.opts.MaxPending/4)
+	w.inboxStallAt = min(inboxStall, s.opts.MaxPending/4)
 	w.drainTask = gnet.RunnableFunc(func(context.Context) error { w.drain(); return nil })
 	w.tickTask = gnet.RunnableFunc(func(context.Context) error { w.tick(); return nil })
 	return w
@@ -125,7 +133,7 @@ func (w *worker) flush() {
 		w.out[id] = nil
 		d := w.srv.workers[id]
 		d.push(b)
-		stall = stall || d.backlog.Load() > inboxStall
+		stall = stall || d.backlog.Load() > d.inboxStallAt
 	}
 	if stall {
 		w.waitInboxes(w.outIDs)
@@ -212,7 +220,7 @@ func (w *worker) waitInboxes(dsts []int) {
 	deadline := time.Now().Add(stallMax)
 	for _, id := range dsts {
 		d := w.srv.workers[id]
-		for d.backlog.Load() > inboxStall && time.Now().Before(deadline) {
+		for d.backlog.Load() > d.inboxStallAt && time.Now().Before(deadline) {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
