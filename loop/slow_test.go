@@ -1,0 +1,132 @@
+package loop_test
+
+import (
+	"encoding/json"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// rawCID is the client_id the server gave a raw connection in its INFO.
+func rawCID(t testing.TB, c *raw) uint64 {
+	t.Helper()
+	var info struct {
+		ClientID uint64 `json:"client_id"`
+	}
+	if err := json.Unmarshal([]byte(strings.TrimSpace(strings.TrimPrefix(c.info, "INFO "))), &info); err != nil {
+		t.Fatalf("INFO %q: %v", c.info, err)
+	}
+	return info.ClientID
+}
+
+// TestSlowConsumer floods a subject that two raw subscribers never read,
+// one on the publisher's loop and one on the other. Each is closed once
+// its pending output passes max_pending, without an -ERR (nats-server sends
+// none); the publisher is never refused or stuck, a subscriber that reads
+// gets every message, and the server's memory stays far below what was
+// published.
+func TestSlowConsumer(t *testing.T) {
+	s, url := startCanopy(t, "max_pending: 4MB")
+	addr := s.ClientAddr().String()
+	const size, msgs = 16 << 10, 8192 // 128 MiB in all
+
+	pc := connect(t, url)
+	publoop := loopOf(t, s, pc)
+	var slow []*raw
+	seen := map[bool]bool{}
+	for i := 0; i < 8 && len(seen) < 2; i++ {
+		c := dialRaw(t, addr)
+		onPub := s.LoopOfClient(rawCID(t, c)) == publoop
+		if seen[onPub] {
+			continue
+		}
+		seen[onPub] = true
+		c.connect(quiet)
+		c.send("SUB flood 1\r\n")
+		c.flush()
+		slow = append(slow, c)
+	}
+	if len(slow) != 2 {
+		t.Fatal("could not place a slow subscriber on each loop")
+	}
+
+	var dropped atomic.Bool
+	fc := connect(t, url, nats.DisconnectErrHandler(func(*nats.Conn, error) { dropped.Store(true) }))
+	var got atomic.Int64
+	fast, err := fc.Subscribe("flood", func(*nats.Msg) { got.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast.SetPendingLimits(-1, -1)
+	flush(t, fc)
+
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		// Sample the heap while the flood runs; it is a measurement, not
+		// a synchronisation.
+		defer close(sampled)
+		var m runtime.MemStats
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+
+	body := make([]byte, size)
+	start := time.Now()
+	for i := 0; i < msgs; i++ {
+		if err := pc.Publish("flood", body); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	flush(t, pc)
+	pubTime := time.Since(start)
+	deadline := time.Now().Add(30 * time.Second)
+	for got.Load() < msgs && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	<-sampled
+	if n := got.Load(); n != msgs || dropped.Load() {
+		t.Fatalf("the reading subscriber got %d of %d (disconnected: %v)", n, msgs, dropped.Load())
+	}
+	growth := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("published %d MiB in %v; heap in use grew by at most %d MiB", size*msgs>>20, pubTime, growth>>20)
+	// The slow subscribers would hold 128 MiB each if nothing stopped them.
+	if growth > 96<<20 {
+		t.Errorf("heap grew by %d MiB during the flood", growth>>20)
+	}
+
+	for i, c := range slow {
+		out := c.closed()
+		if len(out) >= size*msgs {
+			t.Errorf("slow subscriber %d got all %d bytes", i, len(out))
+		}
+		if strings.Contains(out, "-ERR") {
+			t.Errorf("slow subscriber %d got an -ERR", i)
+		}
+		if !strings.HasPrefix(out, "MSG flood 1 16384\r\n") {
+			t.Errorf("slow subscriber %d: stream starts %.40q", i, out)
+		}
+	}
+	// The publisher still works.
+	roundTrip(t, pc)
+}
