@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // permsHub is scenario 12's hub: the leaf's user may publish up.> and
@@ -33,57 +35,64 @@ func TestLeafPermissions(t *testing.T) {
 			hub, lf := hubLeaf(t, p, permsHub, "", "", "leafu:pw")
 			hc := connect(t, hub, "admin:pw")
 			lc := connect(t, lf, "")
-			ids := linkIDs(hub)
-
-			hubAll, _ := subscribe(t, hc, ">", "")
-			for _, s := range []string{"up.a", "down.b", "other"} {
-				subscribe(t, hc, s, "")
-			}
-			t.Run("hub-interest-filtered", func(t *testing.T) {
-				// Only what the leaf may publish is asked of it; a wildcard
-				// that could overlap passes.
-				subscribe(t, hc, "up.sentinel", "")
-				waitSub(t, lf, "up.sentinel", true)
-				if got, want := linkSubs(lf), []string{">", "up.a", "up.sentinel"}; !slices.Equal(got, want) {
-					t.Fatalf("leaf was asked for %q, want %q", got, want)
-				}
-			})
-			t.Run("leaf-publish-filtered", func(t *testing.T) {
-				waitSub(t, lf, ">", true)
-				publish(t, lc, "down.q", "no")
-				publish(t, lc, "other.q", "no")
-				publish(t, lc, "up.x", "yes")
-				flush(t, lc)
-				expect(t, hubAll, "up.x", "yes")
-			})
-			t.Run("hub-delivery-filtered", func(t *testing.T) {
-				leafAll, _ := subscribe(t, lc, ">", "")
-				waitSub(t, hub, ">", true)
-				in := inMsgs(lf)
-				publish(t, hc, "other.c", "no")
-				publish(t, hc, "up.c", "no")
-				publish(t, hc, "down.c", "yes")
-				flush(t, hc)
-				expect(t, leafAll, "down.c", "yes")
-				if n := inMsgs(lf) - in; n != 1 {
-					t.Fatalf("leaf received %d messages over its link, want 1", n)
-				}
-			})
-			t.Run("leaf-sub-outside-import", func(t *testing.T) {
-				subscribe(t, lc, "other.x", "")
-				subscribe(t, lc, "down.sentinel", "")
-				waitSub(t, hub, "down.sentinel", true)
-				if hasSub(hub, "other.x") {
-					t.Fatalf("leaf advertised other.x, outside its import list")
-				}
-			})
-			if got := linkIDs(hub); !slices.Equal(got, ids) {
-				t.Fatalf("hub's leaf links went from %v to %v: the link was dropped", ids, got)
-			}
-			if n := hub.Log().count("Permissions Violation"); n != 0 {
-				t.Fatalf("hub logged %d permission violations", n)
-			}
+			testLinkPermissions(t, hub, lf, hc, lc)
 		})
+	}
+}
+
+// testLinkPermissions checks a link made by a user allowed to publish up.>
+// and subscribe down.>: hc is a client of the hub allowed everything, lc a
+// client of the leaf.
+func testLinkPermissions(t *testing.T, hub, lf server, hc, lc *nats.Conn) {
+	t.Helper()
+	ids := linkIDs(hub)
+	hubAll, _ := subscribe(t, hc, ">", "")
+	for _, s := range []string{"up.a", "down.b", "other"} {
+		subscribe(t, hc, s, "")
+	}
+	t.Run("hub-interest-filtered", func(t *testing.T) {
+		// Only what the leaf may publish is asked of it; a wildcard
+		// that could overlap passes.
+		subscribe(t, hc, "up.sentinel", "")
+		waitSub(t, lf, "up.sentinel", true)
+		if got, want := linkSubs(lf), []string{">", "up.a", "up.sentinel"}; !slices.Equal(got, want) {
+			t.Fatalf("leaf was asked for %q, want %q", got, want)
+		}
+	})
+	t.Run("leaf-publish-filtered", func(t *testing.T) {
+		waitSub(t, lf, ">", true)
+		publish(t, lc, "down.q", "no")
+		publish(t, lc, "other.q", "no")
+		publish(t, lc, "up.x", "yes")
+		flush(t, lc)
+		expect(t, hubAll, "up.x", "yes")
+	})
+	t.Run("hub-delivery-filtered", func(t *testing.T) {
+		leafAll, _ := subscribe(t, lc, ">", "")
+		waitSub(t, hub, ">", true)
+		in := inMsgs(lf)
+		publish(t, hc, "other.c", "no")
+		publish(t, hc, "up.c", "no")
+		publish(t, hc, "down.c", "yes")
+		flush(t, hc)
+		expect(t, leafAll, "down.c", "yes")
+		if n := inMsgs(lf) - in; n != 1 {
+			t.Fatalf("leaf received %d messages over its link, want 1", n)
+		}
+	})
+	t.Run("leaf-sub-outside-import", func(t *testing.T) {
+		subscribe(t, lc, "other.x", "")
+		subscribe(t, lc, "down.sentinel", "")
+		waitSub(t, hub, "down.sentinel", true)
+		if hasSub(hub, "other.x") {
+			t.Fatalf("leaf advertised other.x, outside its import list")
+		}
+	})
+	if got := linkIDs(hub); !slices.Equal(got, ids) {
+		t.Fatalf("hub's leaf links went from %v to %v: the link was dropped", ids, got)
+	}
+	if n := hub.Log().count("Permissions Violation"); n != 0 {
+		t.Fatalf("hub logged %d permission violations", n)
 	}
 }
 
