@@ -438,7 +438,10 @@ func spokePerms(r *conf.Remote, inf *leaf.Info) *auth.Permissions {
 func (c *client) leafEstablish() {
 	s, l, acc := c.srv, c.leaf, c.acc
 	l.established = true
-	c.nextPing = c.w.now + int64(leafFirstPing) + rand.Int64N(int64(leafFirstPing)/5)
+	// The first PING comes early, to learn soon that the link works, but
+	// never later than the configured interval, as in nats-server.
+	first := min(int64(leafFirstPing), int64(s.opts.PingInterval))
+	c.nextPing = c.w.now + first + rand.Int64N(first/5+1)
 	acc.mu.Lock()
 	c.out = leaf.AppendSub(c.out, acc.lds, "", 0)
 	acc.sl.Range(func(_, _ string, sub *subscription) bool {

@@ -1,0 +1,162 @@
+package leaf_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// TestLeafWrongPort is scenario 18: a client dialling a leafnode port is
+// told so, and a remote dialling a client port gives up on it, whichever
+// kind of server is at each end.
+func TestLeafWrongPort(t *testing.T) {
+	t.Parallel()
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run("client-to-leaf-port/"+k.String(), func(t *testing.T) {
+			t.Parallel()
+			s := start(t, k, hubConfig("hub"))
+			nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", s.LeafPort()), nats.Timeout(5*time.Second))
+			if err == nil {
+				nc.Close()
+				t.Fatal("a client connected to the leafnode port")
+			}
+			if !strings.Contains(err.Error(), "attempted to connect to leaf node port") {
+				t.Fatalf("error %q", err)
+			}
+		})
+	}
+	for _, p := range pairings {
+		t.Run("remote-to-client-port/"+p.name, func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, p.hub, hubConfig("hub"))
+			url := strings.Replace(hub.URL(), "nats://", "nats-leaf://", 1)
+			lf := start(t, p.leaf, leafConfig("leaf", false, fmt.Sprintf("url: %q", url)))
+			// The remote keeps trying; two refusals show it is not a fluke.
+			lf.Log().wait(t, "attempted to connect to wrong port", 5*time.Second)
+			waitLogCount(t, lf.Log(), "attempted to connect to wrong port", 2)
+			if n := len(lf.Links()) + len(hub.Links()); n != 0 {
+				t.Fatalf("%d leaf links over a client port", n)
+			}
+		})
+	}
+}
+
+// waitLogCount waits until at least n lines containing s were logged.
+func waitLogCount(t *testing.T, l *logSink, s string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for l.count(s) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines with %q, want %d", l.count(s), s, n)
+		}
+		l.wait(t, s, time.Until(deadline))
+	}
+}
+
+// TestLeafStale is scenario 17 from the hub's side: a leaf that never
+// answers PING is closed as stale once ping_max pings are outstanding.
+func TestLeafStale(t *testing.T) {
+	t.Parallel()
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, k, hubConfig("hub")+"ping_interval: \"100ms\"\nping_max: 2\n")
+			r := dialRawLeaf(t, hub)
+			r.handshake(`{"name":"deaf","headers":true,"version":"2.15.2","remote_account":"$G"}`)
+			began := time.Now()
+			pings := 0
+			for i := 0; i < 100; i++ {
+				l := r.line()
+				if l == "PING" {
+					pings++
+				}
+				if strings.HasPrefix(l, "-ERR") {
+					if l != "-ERR 'Stale Connection'" {
+						t.Fatalf("got %q", l)
+					}
+					break
+				}
+				if l == "" {
+					t.Fatalf("closed without -ERR after %d pings", pings)
+				}
+			}
+			if pings != 2 {
+				t.Errorf("%d pings before the stale error, want ping_max 2", pings)
+			}
+			r.closed()
+			t.Logf("stale after %v", time.Since(began))
+		})
+	}
+}
+
+// fakeHub accepts one leaf connection and speaks the hub's side of the
+// handshake by hand.
+type fakeHub struct {
+	ln net.Listener
+}
+
+func newFakeHub(t *testing.T) *fakeHub {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return &fakeHub{ln: ln}
+}
+
+func (h *fakeHub) url() string { return "nats-leaf://" + h.ln.Addr().String() }
+
+// accept takes the leaf's connection, reads its CONNECT and completes the
+// handshake; it returns the connection and the CONNECT.
+func (h *fakeHub) accept(t *testing.T) (*rawLeaf, map[string]any) {
+	t.Helper()
+	if tl, ok := h.ln.(*net.TCPListener); ok {
+		_ = tl.SetDeadline(time.Now().Add(5 * time.Second))
+	}
+	conn, err := h.ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	r := &rawLeaf{t: t, conn: conn, r: bufio.NewReader(conn)}
+	info := `{"server_id":"NFAKEHUB","server_name":"fakehub","version":"2.15.2","proto":1,"headers":true,` +
+		`"auth_required":true,"max_payload":1048576,"client_id":7,"nonce":"abcdefghijklmno","info_on_connect":true}`
+	r.send("INFO " + info + "\r\n")
+	l := r.until("CONNECT ")
+	var connect map[string]any
+	if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "CONNECT ")), &connect); err != nil {
+		t.Fatal(err)
+	}
+	r.send("INFO " + strings.TrimSuffix(info, "}") + `,"connect_info":true,"remote_account":"$G"}` + "\r\n")
+	return r, connect
+}
+
+// TestLeafAnswersPings is scenario 17 from the leaf's side: a leaf answers
+// every PING from its hub, and pings the hub itself.
+func TestLeafAnswersPings(t *testing.T) {
+	t.Parallel()
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := newFakeHub(t)
+			start(t, k, leafConfig("leaf", false, fmt.Sprintf("url: %q", hub.url())))
+			r, connect := hub.accept(t)
+			if connect["compress_mode"] != nil && connect["compress_mode"] != "not supported" && connect["compress_mode"] != "off" {
+				t.Errorf("compress_mode %v", connect["compress_mode"])
+			}
+			for i := 0; i < 3; i++ {
+				r.send("PING\r\n")
+				r.until("PONG")
+			}
+			// The leaf's own first PING comes about a second after the link.
+			r.until("PING")
+		})
+	}
+}
