@@ -137,6 +137,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 
 func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	s := h.srv
+	s.loopsOnce.Do(func() { close(s.loopsUp) })
 	s.wmu.Lock()
 	for _, w := range s.wmap {
 		w.scheduleTick()

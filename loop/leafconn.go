@@ -80,6 +80,13 @@ type leafTarget struct {
 // Enroll hands a connection a remote dialled to the event loops. It
 // implements leaf.Host and blocks the remote's own goroutine, never a loop.
 func (s *Server) Enroll(conn net.Conn, r *leaf.Remote) error {
+	// Registering before the event loops run races with gnet filling its
+	// load balancer; a remote starts dialling as soon as Start returns.
+	select {
+	case <-s.loopsUp:
+	case <-s.done:
+		return ErrNotRunning
+	}
 	s.mu.Lock()
 	eng := s.eng
 	s.mu.Unlock()

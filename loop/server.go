@@ -58,6 +58,12 @@ type Server struct {
 	wmu     sync.Mutex
 	wmap    map[gnet.EventLoop]*worker
 
+	// loopsUp is closed at the first tick. gnet starts its ticker once
+	// every event loop is registered and running, and only then may a
+	// connection a remote dialled be handed to the engine (Enroll).
+	loopsUp   chan struct{}
+	loopsOnce sync.Once
+
 	clientAddr string // the gnet listen address of the client port
 	leafAddr   string // of the leafnode port, "" when none
 
@@ -113,6 +119,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 		wmap:     make(map[gnet.EventLoop]*worker),
 		accounts: make(map[string]*account),
 		ready:    make(chan struct{}),
+		loopsUp:  make(chan struct{}),
 		done:     make(chan struct{}),
 		bound:    make(map[string]net.Addr),
 	}
