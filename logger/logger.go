@@ -4,6 +4,9 @@
 //	[4711] 2026/11/24 15:44:12.123456 [INF] Server is ready
 //
 // Levels carry the same tags: [INF], [WRN], [ERR], [FTL], [DBG], [TRC].
+// To syslog (-s, -r) the level is the message's severity instead, as
+// nats-server sends it: Notice for [INF] and [TRC], Warning, Err, Crit for
+// [FTL], Debug; the tag is the program's name.
 // A Logger is safe for concurrent use.
 package logger
 
@@ -12,6 +15,7 @@ import (
 	"io"
 	"log/syslog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -64,14 +68,16 @@ func NewWriter(w io.Writer, o Options) *Logger {
 func (l *Logger) open() error {
 	switch {
 	case l.opts.Remote != "":
+		// As nats-server: the remote logger sends at debug priority and
+		// lets the severity of each message speak.
 		network, addr := splitSyslogURL(l.opts.Remote)
-		w, err := syslog.Dial(network, addr, syslog.LOG_INFO|syslog.LOG_DAEMON, "canopy")
+		w, err := syslog.Dial(network, addr, syslog.LOG_DEBUG, syslogTag())
 		if err != nil {
 			return fmt.Errorf("logger: remote syslog %q: %w", l.opts.Remote, err)
 		}
 		l.sys = w
 	case l.opts.Syslog:
-		w, err := syslog.New(syslog.LOG_INFO|syslog.LOG_DAEMON, "canopy")
+		w, err := syslog.New(syslog.LOG_DAEMON|syslog.LOG_NOTICE, syslogTag())
 		if err != nil {
 			return fmt.Errorf("logger: syslog: %w", err)
 		}
@@ -88,6 +94,12 @@ func (l *Logger) open() error {
 	return nil
 }
 
+// syslogTag is the program's name, which nats-server tags syslog lines
+// with.
+func syslogTag() string {
+	return filepath.Base(os.Args[0])
+}
+
 func splitSyslogURL(s string) (network, addr string) {
 	for _, n := range []string{"udp", "tcp", "unix"} {
 		p := n + "://"
@@ -98,7 +110,8 @@ func splitSyslogURL(s string) (network, addr string) {
 	return "udp", s
 }
 
-// Reopen closes and reopens the log file, for log rotation (SIGUSR1).
+// Reopen closes and reopens the log file, for log rotation (SIGUSR1). It
+// does nothing when the log does not go to a file.
 func (l *Logger) Reopen() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -110,6 +123,40 @@ func (l *Logger) Reopen() error {
 		return err
 	}
 	return old.Close()
+}
+
+// ToFile reports whether the log goes to a file.
+func (l *Logger) ToFile() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.file != nil
+}
+
+// Configure applies new options, as a configuration reload does: levels
+// and time stamps at once, and a new destination (file, syslog, remote
+// syslog) when it changed. If the new destination cannot be opened, the
+// logger keeps the old one and returns the error. The pid prefix is kept.
+func (l *Logger) Configure(o Options) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o.Pid = l.opts.Pid
+	if o.File == l.opts.File && o.Syslog == l.opts.Syslog && o.Remote == l.opts.Remote {
+		l.opts = o
+		return nil
+	}
+	prev, file, sys, out := l.opts, l.file, l.sys, l.out
+	l.opts, l.file, l.sys, l.out = o, nil, nil, nil
+	if err := l.open(); err != nil {
+		l.opts, l.file, l.sys, l.out = prev, file, sys, out
+		return err
+	}
+	if file != nil {
+		_ = file.Close()
+	}
+	if sys != nil {
+		_ = sys.Close()
+	}
+	return nil
 }
 
 // Close releases the destination.
@@ -139,7 +186,7 @@ func (l *Logger) DebugEnabled() bool { l.mu.Lock(); defer l.mu.Unlock(); return 
 func (l *Logger) TraceEnabled() bool { l.mu.Lock(); defer l.mu.Unlock(); return l.opts.Trace }
 
 // Noticef logs at [INF].
-func (l *Logger) Noticef(format string, v ...any) { l.write("[INF] ", syslog.LOG_INFO, format, v) }
+func (l *Logger) Noticef(format string, v ...any) { l.write("[INF] ", syslog.LOG_NOTICE, format, v) }
 
 // Warnf logs at [WRN].
 func (l *Logger) Warnf(format string, v ...any) { l.write("[WRN] ", syslog.LOG_WARNING, format, v) }
@@ -160,7 +207,7 @@ func (l *Logger) Debugf(format string, v ...any) {
 // Tracef logs at [TRC] when trace is on.
 func (l *Logger) Tracef(format string, v ...any) {
 	if l.TraceEnabled() {
-		l.write("[TRC] ", syslog.LOG_DEBUG, format, v)
+		l.write("[TRC] ", syslog.LOG_NOTICE, format, v)
 	}
 }
 
@@ -168,16 +215,22 @@ func (l *Logger) write(tag string, prio syslog.Priority, format string, v []any)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.sys != nil {
-		msg := tag + fmt.Sprintf(format, v...)
+		// Syslog carries the level in its severity, so the message goes
+		// without the tag, with nats-server's severities: notices and
+		// traces as Notice, warnings, errors, fatal errors as Crit,
+		// debug as Debug.
+		msg := fmt.Sprintf(format, v...)
 		switch prio {
-		case syslog.LOG_ERR, syslog.LOG_CRIT:
+		case syslog.LOG_CRIT:
+			_ = l.sys.Crit(msg)
+		case syslog.LOG_ERR:
 			_ = l.sys.Err(msg)
 		case syslog.LOG_WARNING:
 			_ = l.sys.Warning(msg)
 		case syslog.LOG_DEBUG:
 			_ = l.sys.Debug(msg)
 		default:
-			_ = l.sys.Info(msg)
+			_ = l.sys.Notice(msg)
 		}
 		return
 	}

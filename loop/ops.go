@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,10 @@ type opsState struct {
 	slowClients, slowLeafs, staleClients, staleLeafs uint64
 
 	ldm atomic.Bool // lame-duck mode: new connections are refused
+
+	// leafsOpened counts leaf connections ever opened, so /varz's
+	// total_connections can leave them out as nats-server does.
+	leafsOpened atomic.Uint64
 }
 
 // setRemotesContext records the context every remote runs under, which
@@ -156,10 +161,22 @@ func (r *closedRing) list() []*ConnInfo {
 	return append(out, r.buf[:r.start]...)
 }
 
-// noteClosed records a connection that is closing, for /connz?state=closed.
-// It runs on the connection's loop from OnClose, before its subscriptions
-// are dropped, so the record still lists them.
+// noteClosed records a connection that is closing, for /connz?state=closed,
+// and settles why it closed. It runs on the connection's loop from
+// OnClose, before its subscriptions are dropped, so the record still lists
+// them.
 func (s *Server) noteClosed(c *client, err error) {
+	if c.reason == "" {
+		// The peer went away. gnet reports an orderly close as a read of
+		// EOF, which nats-server calls "Client Closed", not a read error.
+		c.reason = reasonClientClosed
+		switch {
+		case s.shutdown.Load():
+			c.reason = reasonServerShutdown
+		case err != nil && !errors.Is(err, io.EOF):
+			c.reason = reasonReadError
+		}
+	}
 	if c.kind != kindClient && c.kind != kindLeaf {
 		return
 	}
@@ -170,12 +187,6 @@ func (s *Server) noteClosed(c *client, err error) {
 	ci := c.connInfo(true)
 	ci.Stop = time.Now()
 	ci.Reason = string(c.reason)
-	if ci.Reason == "" {
-		ci.Reason = string(reasonClientClosed)
-		if err != nil {
-			ci.Reason = string(reasonReadError)
-		}
-	}
 	slow := ci.Reason == string(reasonSlowPending) || ci.Reason == string(reasonSlowDeadline)
 	stale := ci.Reason == string(reasonStale)
 	s.ops.mu.Lock()

@@ -6,10 +6,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/canopy-nats/canopy/conf"
 	"github.com/canopy-nats/canopy/logger"
 	"github.com/canopy-nats/canopy/loop"
+	"github.com/canopy-nats/canopy/monitor"
 )
 
 func main() {
@@ -53,16 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 
-	log, err := logger.New(logger.Options{
-		File:    opts.LogFile,
-		Syslog:  opts.Syslog,
-		Remote:  opts.RemoteSyslog,
-		Time:    opts.Logtime,
-		Debug:   opts.Debug,
-		Trace:   opts.Trace,
-		Verbose: opts.TraceVerbose,
-		Pid:     true,
-	})
+	log, err := logger.New(logOptions(opts))
 	if err != nil {
 		fmt.Fprintf(stderr, "canopy: %s\n", err)
 		return 1
@@ -71,6 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	for _, w := range cmd.Warnings {
 		log.Warnf("%s", w)
 	}
+	// Signals are caught from here on: one that came before the server
+	// could act on it would otherwise kill the process.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGHUP)
+	defer signal.Stop(sigs)
 
 	srv, err := loop.New(opts, log)
 	if err != nil {
@@ -85,45 +84,129 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if opts.ConfigFile != "" {
 		log.Noticef("Using configuration file: %s", opts.ConfigFile)
 	}
+	// nats-server starts its monitor before its listeners, so the log
+	// reads in the same order.
+	if opts.HTTPPort != 0 {
+		mon := monitor.New(srv, log)
+		if err := mon.Start(opts.HTTPHost, opts.HTTPPort); err != nil {
+			log.Fatalf("%s", err)
+			return 1
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = mon.Shutdown(ctx)
+		}()
+	}
 	if err := srv.Start(); err != nil {
 		log.Fatalf("%s", err)
 		return 1
 	}
-	if opts.PidFile != "" {
-		if err := os.WriteFile(opts.PidFile, []byte(strconv.Itoa(os.Getpid())), 0o660); err != nil {
-			log.Errorf("Could not write pid file: %v", err)
+	cur := opts
+	writePidFile(log, "", cur.PidFile)
+	defer func() {
+		if cur.PidFile != "" {
+			os.Remove(cur.PidFile)
 		}
-		defer os.Remove(opts.PidFile)
-	}
+	}()
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGUSR1, syscall.SIGHUP)
-	defer signal.Stop(sigs)
 	for {
 		select {
 		case <-srv.Done():
 			return 0
 		case sig := <-sigs:
+			log.Noticef("Trapped %q signal", sig)
 			switch sig {
 			case syscall.SIGUSR1:
-				log.Noticef("Reopening log file")
-				if err := log.Reopen(); err != nil {
+				switch err := log.Reopen(); {
+				case err != nil:
 					log.Errorf("%s", err)
+				case log.ToFile():
+					log.Noticef("File log re-opened")
+				default:
+					log.Warnf("File log re-open ignored, not a file logger")
 				}
 			case syscall.SIGHUP:
-				log.Warnf("Configuration reload is not supported yet")
+				next, err := reload(args, cur, srv, log)
+				if err != nil {
+					log.Errorf("Failed to reload server configuration: %s", err)
+					continue
+				}
+				cur = next
+			case syscall.SIGUSR2:
+				go srv.LameDuck()
+			case syscall.SIGTERM:
+				if srv.LameDuckMode() {
+					// As nats-server: a lame-duck shutdown already
+					// under way is left to finish.
+					continue
+				}
+				fallthrough
 			default:
-				log.Noticef("Trapped %q signal", sig)
 				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				err := srv.Shutdown(ctx)
 				cancel()
-				if err != nil {
+				if err != nil && !errors.Is(err, loop.ErrNotRunning) {
 					log.Errorf("%s", err)
 					return 1
 				}
 				return 0
 			}
 		}
+	}
+}
+
+// logOptions are the logger's settings from the server options.
+func logOptions(o *conf.Options) logger.Options {
+	return logger.Options{
+		File:    o.LogFile,
+		Syslog:  o.Syslog,
+		Remote:  o.RemoteSyslog,
+		Time:    o.Logtime,
+		Debug:   o.Debug,
+		Trace:   o.Trace,
+		Verbose: o.TraceVerbose,
+		Pid:     true,
+	}
+}
+
+// reload reads the configuration again, with the command line over it as
+// at start, and applies it (SIGHUP). A file that does not load, or asks
+// for a change the server cannot make, leaves everything as it was.
+func reload(args []string, cur *conf.Options, srv *loop.Server, log *logger.Logger) (*conf.Options, error) {
+	if cur.ConfigFile == "" {
+		return nil, loop.ErrReloadNoFile
+	}
+	next, cmd, err := conf.ParseArgs(args, io.Discard, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cmd.Warnings {
+		log.Warnf("%s", w)
+	}
+	if err := srv.Reload(next); err != nil {
+		return nil, err
+	}
+	// The log destination belongs to the command, not to the server.
+	if err := log.Configure(logOptions(next)); err != nil {
+		log.Errorf("Reloaded: log settings not applied: %v", err)
+	}
+	if next.PidFile != cur.PidFile {
+		writePidFile(log, cur.PidFile, next.PidFile)
+	}
+	return next, nil
+}
+
+// writePidFile writes the pid to path and removes the previous file.
+func writePidFile(log *logger.Logger, prev, path string) {
+	if prev != "" {
+		os.Remove(prev)
+	}
+	if path == "" {
+		return
+	}
+	if err := os.WriteFile(path, []byte(strconv.Itoa(os.Getpid())), 0o660); err != nil {
+		log.Errorf("Could not write pid file: %v", err)
 	}
 }
 
@@ -139,7 +222,12 @@ func sendSignal(cmd conf.Command) error {
 	}
 	pidStr := cmd.PID
 	if pidStr == "" {
-		return fmt.Errorf("no pid given: use --signal %s=<pid or pid file>", cmd.Signal)
+		// As nats-server: without a pid, the one process of this name.
+		found, err := findProcess(filepath.Base(os.Args[0]))
+		if err != nil {
+			return err
+		}
+		pidStr = found
 	}
 	pid, err := strconv.Atoi(pidStr)
 	if err != nil {
@@ -152,4 +240,36 @@ func sendSignal(cmd conf.Command) error {
 		}
 	}
 	return syscall.Kill(pid, sig)
+}
+
+// findProcess returns the pid of the only other running process called
+// name, as read from /proc.
+func findProcess(name string) (string, error) {
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return "", fmt.Errorf("no pid given and no /proc to look for %s: %w", name, err)
+	}
+	// /proc/PID/comm holds at most 15 bytes of the name.
+	comm := name
+	if len(comm) > 15 {
+		comm = comm[:15]
+	}
+	self := strconv.Itoa(os.Getpid())
+	var pids []string
+	for _, d := range dirs {
+		if _, err := strconv.Atoi(d.Name()); err != nil || d.Name() == self {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", d.Name(), "comm"))
+		if err == nil && strings.TrimSpace(string(b)) == comm {
+			pids = append(pids, d.Name())
+		}
+	}
+	switch len(pids) {
+	case 0:
+		return "", fmt.Errorf("no %s processes running", name)
+	case 1:
+		return pids[0], nil
+	}
+	return "", fmt.Errorf("multiple %s processes running:\n%s", name, strings.Join(pids, "\n"))
 }
