@@ -138,6 +138,7 @@ func (s *Server) onLeafPort(gc gnet.Conn) bool {
 func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 	c.kind = kindLeaf
 	c.leaf = &leafLink{remote: r}
+	s.ops.leafsOpened.Add(1)
 	c.echo = false
 	c.p.Mode = parser.Leaf
 	c.p.MaxControlLine = 16 * int(s.opts.MaxControlLine)

@@ -30,9 +30,9 @@ type ServerStats struct {
 	// Port and LeafPort are the bound ports (0: no leafnode listener).
 	Port, LeafPort int
 
-	Connections      int // client connections open, leaf links not counted
-	TotalConnections uint64
-	Leafs            int // established leaf links
+	Connections      int    // client connections open, leaf links not counted
+	TotalConnections uint64 // client connections ever accepted
+	Leafs            int    // established leaf links
 
 	// In and out messages and payload bytes of every connection kind since
 	// start; the Client figures leave out leaf links.
@@ -156,7 +156,10 @@ func (s *Server) Stats() ServerStats {
 	}
 	st.LameDuck = s.ops.ldm.Load()
 	st.Connections = int(s.nclients.Load())
-	st.TotalConnections = s.total.Load()
+	// A leaf connection is counted in total before leafsOpened: read them
+	// the other way round so the difference cannot go below zero.
+	leafs := s.ops.leafsOpened.Load()
+	st.TotalConnections = s.total.Load() - leafs
 	for _, w := range s.workers {
 		st.InMsgs += w.stats.inMsgs.Load()
 		st.InBytes += w.stats.inBytes.Load()
