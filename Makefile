@@ -21,7 +21,7 @@ test:
 
 # The packages with cross-loop entry points, under the race detector.
 test-race:
-	$(GO) test -race -count=1 -timeout 9m ./loop/... ./sublist/... ./auth/... ./leaf/...
+	$(GO) test -race -count=1 -timeout 9m ./loop/... ./sublist/... ./auth/... ./leaf/... ./monitor/...
 
 # Go benchmarks of the hot path (parser, sublist, auth, loop).
 bench:

@@ -28,9 +28,19 @@
 //     timers on the loop.
 //   - Server fields written after Start are guarded by Server.mu; the hot
 //     path reads none of them.
+//   - The operator's entry points (Stats, Conns, Subscriptions, Account,
+//     Reload, LameDuck; ops.go, stats.go, reload.go, lameduck.go) run on
+//     the caller's goroutine, never on a loop. They read atomics and
+//     sublists directly, and what a loop owns by running a task on each
+//     loop (onLoops) and waiting for the answers, with a timeout.
+//   - The options and the authenticator are read by the loops without a
+//     lock. Reload replaces them only while every loop is parked in a
+//     task (pauseLoops), holding wmu so that a loop not yet seen waits in
+//     workerOf; the account infos are replaced at the same time.
 //
-// Lock order: Server.mu, then account.mu, then worker.mu. No lock is held
-// while calling into gnet.
+// Lock order: Server.ops.reloadMu, then Server.wmu (only Reload takes both),
+// then Server.mu, then account.mu, then worker.mu; opsState.mu is a leaf.
+// No lock is held while calling into gnet.
 //
 // # Ordering
 //

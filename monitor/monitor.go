@@ -762,6 +762,7 @@ func (m *Monitor) Accountz(name string) (*Accountz, error) {
 	}
 	as, ok := m.srv.Account(name)
 	if !ok {
+		//lint:ignore ST1005 nats-server's words, which tools may match
 		return nil, fmt.Errorf("Account %s does not exist", name)
 	}
 	sl := addStats([]sublist.Stats{as.Sublist})
