@@ -142,7 +142,7 @@ func (c *raw) closedWithin(d time.Duration) string {
 	b, err := io.ReadAll(c.r)
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		c.t.Fatalf("connection still open after %v; read %q", d, b)
+		c.t.Fatalf("connection still open after %v; read %d bytes: %.200q", d, len(b), b)
 	}
 	// A reset after the server closed is as good as EOF here: the peer is
 	// gone. ReadAll returns the bytes read before it.

@@ -223,6 +223,23 @@ func TestFraming(t *testing.T) {
 			"SUB foo q 1\r\nSUB foo 2\r\nPUB foo 1\r\nx\r\n", "MSG foo 2 1\r\nx\r\nMSG foo 1 1\r\nx\r\n"},
 		{"queue names with dots", quiet,
 			"SUB foo q.1 1\r\nPUB foo 1\r\nx\r\n", "MSG foo 1 1\r\nx\r\n"},
+		{"UNSUB with max 0 removes at once", quiet,
+			"SUB foo 1\r\nUNSUB 1 0\r\nPUB foo 1\r\nx\r\n", ""},
+		{"queue names are opaque tokens", quiet,
+			"SUB foo * 1\r\nSUB foo > 2\r\nSUB foo q-$\u00e9 3\r\nPUB foo 1\r\nx\r\n",
+			"MSG foo 1 1\r\nx\r\nMSG foo 2 1\r\nx\r\nMSG foo 3 1\r\nx\r\n"},
+		{"subjects with $, _ and UTF-8", quiet,
+			"SUB $SYS._x.\u00fc 1\r\nPUB $SYS._x.\u00fc 1\r\nx\r\n", "MSG $SYS._x.\u00fc 1 1\r\nx\r\n"},
+		{"wildcards over UTF-8 tokens", quiet,
+			"SUB *.*.\u00fc 2\r\nPUB $SYS._x.\u00fc 1\r\nx\r\n", "MSG $SYS._x.\u00fc 2 1\r\nx\r\n"},
+		{"* and > inside a token are literal", quiet,
+			"SUB foo* 1\r\nSUB a>b.c 2\r\nPUB foo* 1\r\nx\r\nPUB foox 1\r\ny\r\nPUB a>b.c 1\r\nz\r\n",
+			"MSG foo* 1 1\r\nx\r\nMSG a>b.c 2 1\r\nz\r\n"},
+		{"> does not match the parent subject", quiet,
+			"SUB foo.> 1\r\nPUB foo 1\r\nx\r\nPUB foo.a.b 1\r\ny\r\n", "MSG foo.a.b 1 1\r\ny\r\n"},
+		{"CONNECT with tabs and spaces before the JSON", "",
+			"CONNECT \t {\"verbose\":false}\r\nSUB foo 1\r\nPUB foo 1\r\nx\r\n", "MSG foo 1 1\r\nx\r\n"},
+		{"PING before CONNECT without auth", "", "PING\r\n", ""},
 		{"publish without CONNECT when no auth", "",
 			"SUB foo 1\r\nPUB foo 1\r\nx\r\n", "+OK\r\n+OK\r\nMSG foo 1 1\r\nx\r\n"},
 	}
@@ -237,9 +254,9 @@ func TestFraming(t *testing.T) {
 				if got := c.flush(); got != tc.want {
 					t.Fatalf("got %q, want %q", got, tc.want)
 				}
-				if strings.HasPrefix(tc.send, "PINGXYZ") {
-					// Two PINGs were sent before the flush's own.
-					c.expect("PONG\r\nPONG\r\n")
+				if strings.HasPrefix(tc.send, "PING") {
+					// The case's own PINGs were answered first.
+					c.expect(strings.Repeat("PONG\r\n", strings.Count(tc.send, "PING")-1))
 				}
 			})
 		})
@@ -248,27 +265,35 @@ func TestFraming(t *testing.T) {
 
 // TestFramingByteByByte writes a whole session one byte per write (the
 // socket has TCP_NODELAY, so each write is its own segment unless the
-// kernel coalesces what the server has not read yet).
+// kernel coalesces what the server has not read yet), without and with
+// authentication.
 func TestFramingByteByByte(t *testing.T) {
 	payload := "hello\r\nworld"
-	session := `CONNECT {"verbose":false,"pedantic":false,"headers":true}` + "\r\n" +
-		"SUB foo.* 1\r\nSUB foo.bar q 2\r\n" +
+	ops := "SUB foo.* 1\r\nSUB foo.bar q 2\r\n" +
 		fmt.Sprintf("PUB foo.bar r %d\r\n%s\r\n", len(payload), payload) +
 		"HPUB foo.x 24 26\r\nNATS/1.0\r\nA: bcdefgh\r\n\r\nhi\r\n" +
 		"PUB foo.z 0\r\n\r\nPING\r\n"
 	want := "MSG foo.bar 1 r 12\r\nhello\r\nworld\r\nMSG foo.bar 2 r 12\r\nhello\r\nworld\r\n" +
 		"HMSG foo.x 1 24 26\r\nNATS/1.0\r\nA: bcdefgh\r\n\r\nhi\r\n" +
 		"MSG foo.z 1 0\r\n\r\nPONG\r\n"
-	servers(t, "", func(t *testing.T, addr string) {
-		c := dialRaw(t, addr)
-		if err := c.conn.SetNoDelay(true); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < len(session); i++ {
-			c.send(session[i : i+1])
-		}
-		c.expect(want)
-	})
+	for _, tc := range []struct{ name, config, connect string }{
+		{"no auth", "", `{"verbose":false,"pedantic":false,"headers":true}`},
+		{"token", `authorization { token: "s3cr3t" }`, `{"verbose":false,"pedantic":false,"headers":true,"auth_token":"s3cr3t"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			servers(t, tc.config, func(t *testing.T, addr string) {
+				c := dialRaw(t, addr)
+				if err := c.conn.SetNoDelay(true); err != nil {
+					t.Fatal(err)
+				}
+				session := "CONNECT " + tc.connect + "\r\n" + ops
+				for i := 0; i < len(session); i++ {
+					c.send(session[i : i+1])
+				}
+				c.expect(want)
+			})
+		})
+	}
 }
 
 // TestVerbose checks +OK after CONNECT {} (verbose defaults to true) and

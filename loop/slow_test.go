@@ -130,3 +130,55 @@ func TestSlowConsumer(t *testing.T) {
 	// The publisher still works.
 	roundTrip(t, pc)
 }
+
+// TestSlowConsumerWriteDeadline: a subscriber that stops reading, with
+// far less than max_pending waiting for it, is closed once its output has
+// made no progress for write_deadline; the publisher and a reading
+// subscriber carry on. (nats-server closes a client whose write blocks
+// past the deadline; whether it blocks at all depends on how much the
+// kernel buffers, so this is not compared.)
+func TestSlowConsumerWriteDeadline(t *testing.T) {
+	s, url := startCanopy(t, `write_deadline: "500ms"`)
+	const size, msgs = 16 << 10, 1024 // 16 MiB: more than the sockets hold
+	slow := dialRaw(t, s.ClientAddr().String())
+	slow.connect(quiet)
+	slow.send("SUB flood 1\r\n")
+	slow.flush()
+	fc := connect(t, url)
+	var got atomic.Int64
+	all := make(chan struct{})
+	fast, err := fc.Subscribe("flood", func(*nats.Msg) {
+		if got.Add(1) == msgs {
+			close(all)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast.SetPendingLimits(-1, -1)
+	flush(t, fc)
+	pc := connect(t, url)
+	body := make([]byte, size)
+	start := time.Now()
+	for i := 0; i < msgs; i++ {
+		if err := pc.Publish("flood", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, pc)
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the reading subscriber got %d of %d", got.Load(), msgs)
+	}
+	// Not reading for a while is the point: the server must give up on
+	// its own within a few write deadlines.
+	out := slow.closedWithin(10 * time.Second)
+	if len(out) >= size*msgs || strings.Contains(out, "-ERR") {
+		t.Errorf("slow subscriber got %d bytes (an -ERR: %v)", len(out), strings.Contains(out, "-ERR"))
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("closed after %v, before the write deadline", d)
+	}
+	roundTrip(t, pc)
+}
