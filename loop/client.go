@@ -105,6 +105,8 @@ type client struct {
 	reason       closeReason
 	raddr        net.Addr
 	creds        *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
+	rttStart     int64              // unix nanos of the PING whose PONG measures rtt; 0: none out
+	rtt          int64              // the last round trip measured, nanos (see gotPong)
 
 	// Shared: read from other loops.
 	perms    atomic.Pointer[auth.Checker] // nil: everything allowed
@@ -175,6 +177,7 @@ func (c *client) Op(op *parser.Op) error {
 		c.processPing()
 	case parser.Pong:
 		c.pingsOut = 0
+		c.gotPong()
 	case parser.Connect:
 		return c.processConnect(op.Arg)
 	case parser.Info, parser.OK:
@@ -621,6 +624,7 @@ func (c *client) checkTimers(now int64) {
 			return
 		}
 		c.pingsOut++
+		c.rttStart = now
 		c.out = append(c.out, "PING\r\n"...)
 		c.w.markDirty(c)
 	}

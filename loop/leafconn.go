@@ -256,6 +256,7 @@ func (c *client) leafOp(op *parser.Op) error {
 		c.w.markDirty(c)
 	case parser.Pong:
 		c.pingsOut = 0
+		c.gotPong()
 	case parser.Connect:
 		if c.leaf.remote != nil {
 			return c.closeWith(reasonProtocol, errUnknownOp)

@@ -196,6 +196,7 @@ func (s *Server) Conns(o ConnsOptions) ([]ConnInfo, error) {
 	if o.Open {
 		per, err := onLoops(s.knownWorkers(), func(w *worker) []ConnInfo {
 			var cs []ConnInfo
+			w.now = time.Now().UnixNano()
 			for _, c := range w.clients {
 				if c.closed.Load() || (c.kind == kindLeaf && !c.leaf.established) {
 					continue
@@ -203,8 +204,10 @@ func (s *Server) Conns(o ConnsOptions) ([]ConnInfo, error) {
 				if c.kind != kindClient && c.kind != kindLeaf {
 					continue
 				}
+				c.rttProbe(w.now)
 				cs = append(cs, *c.connInfo(o.Subs))
 			}
+			w.flush()
 			return cs
 		})
 		if err != nil {
@@ -248,6 +251,11 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 	}
 	if a, ok := c.raddr.(*net.TCPAddr); ok {
 		ci.Port = a.Port
+	}
+	// As nats-server: microseconds below a millisecond, else nanoseconds.
+	ci.RTT = time.Duration(c.rtt)
+	if ci.RTT > time.Microsecond && ci.RTT < time.Millisecond {
+		ci.RTT = ci.RTT.Truncate(time.Microsecond)
 	}
 	ci.LastActivity = c.start
 	if c.lastIn > c.start.UnixNano() {
@@ -384,4 +392,31 @@ func payloadLen(hdr int, msg []byte, headers bool) int64 {
 		return int64(len(msg) - hdr)
 	}
 	return int64(len(msg))
+}
+
+// gotPong ends a round-trip measurement when a PONG answers the PING that
+// started it. It runs on c's loop, once per PONG.
+func (c *client) gotPong() {
+	if c.rttStart != 0 {
+		c.rtt = max(c.w.now-c.rttStart, 1)
+		c.rttStart = 0
+	}
+}
+
+// rttProbe sends a PING to measure the round trip of a connection that has
+// none yet, as nats-server does when /connz asks for an rtt it does not
+// know: for clients that named their language (real client libraries)
+// and for leaf links. The answer shows in the next request. It runs on c's
+// loop; the caller flushes.
+func (c *client) rttProbe(now int64) {
+	if c.rtt != 0 || c.rttStart != 0 || !c.connected || c.closed.Load() {
+		return
+	}
+	if c.kind == kindClient && (c.meta == nil || c.meta.lang == "") {
+		return
+	}
+	c.pingsOut++
+	c.rttStart = now
+	c.out = append(c.out, "PING\r\n"...)
+	c.w.markDirty(c)
 }

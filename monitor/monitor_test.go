@@ -281,6 +281,14 @@ func TestEndpoints(t *testing.T) {
 		if all.Total != 4 {
 			t.Errorf("state=any total %d, want 4", all.Total)
 		}
+		// The first request sent the clients a PING to measure the round
+		// trip, as nats-server does; their PONG gives the figure.
+		natstest.WaitFor(t, wait, "a measured rtt", func() bool {
+			var rz monitor.Connz
+			getJSON(t, fmt.Sprintf("%s/connz?cid=%d", hubURL, s.Cid), &rz)
+			d, err := time.ParseDuration(rz.Conns[0].RTT)
+			return err == nil && d > 0
+		})
 		for _, bad := range []string{"sort=bogus", "state=x", "sort=stop", "subs=maybe", "limit=x"} {
 			if code, _, _ := get(t, hubURL+"/connz?"+bad); code != http.StatusBadRequest {
 				t.Errorf("/connz?%s: status %d, want 400", bad, code)
