@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"time"
+
+	"github.com/panjf2000/gnet/v2"
 )
 
 // LameDuck runs lame-duck mode to its end, as nats-server's does, and
@@ -103,7 +105,7 @@ func (s *Server) closeGradually(clients []*client, dur, grace time.Duration) boo
 	}
 	s.log.Noticef("Closing existing clients")
 	for i, c := range clients {
-		c.closeFromAnyLoop(reasonServerShutdown, "")
+		c.closeOnLoop(reasonServerShutdown)
 		if i == len(clients)-1 || (batch > 1 && int64(i)%batch != 0) {
 			continue
 		}
@@ -148,4 +150,14 @@ func (s *Server) appendLDMInfo(b []byte, c *client) []byte {
 	b = append(b, "INFO "...)
 	b = append(b, js...)
 	return append(b, " \r\n"...)
+}
+
+// closeOnLoop closes c, without a word, on its own loop. It may be called
+// from any goroutine.
+func (c *client) closeOnLoop(reason closeReason) {
+	_ = c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		c.closeWith(reason, "")
+		c.w.flush()
+		return nil
+	}))
 }
