@@ -324,22 +324,33 @@ func TestLeafReconnect(t *testing.T) {
 
 // TestLeafLoop builds a cycle and checks that it is refused with "Loop
 // detected" and that a message then arrives once at each server: the
-// triangle of scenario 15 (B a leaf of A, C a leaf of both), and a ring (B a
-// leaf of A, C of B, A of C). The refused remote waits 30 s before trying
-// again; the test never waits for that.
+// triangle of scenario 15 (B a leaf of A, C a leaf of both), a ring (B a
+// leaf of A, C of B, A of C), and a square whose loop-detection subjects
+// must cross servers that are leafs on both sides (A and C each a leaf of
+// both B and D). The refused remote waits 30 s before trying again; the
+// test never waits for that.
 func TestLeafLoop(t *testing.T) {
 	t.Parallel()
 	for _, p := range pairings {
-		for _, shape := range []string{"triangle", "ring"} {
+		for _, shape := range []string{"triangle", "ring", "square"} {
 			t.Run(p.name+"/"+shape, func(t *testing.T) {
 				t.Parallel()
 				var a, b, c server
-				if shape == "triangle" {
+				servers := []server{}
+				switch shape {
+				case "square":
+					b = start(t, p.hub, hubConfig("B"))
+					d := start(t, p.hub, hubConfig("D"))
+					a = start(t, p.leaf, leafConfig("A", false, remoteTo(b), remoteTo(d)))
+					waitLinks(t, a, 2)
+					c = start(t, p.leaf, leafConfig("C", false, remoteTo(b), remoteTo(d)))
+					servers = append(servers, d)
+				case "triangle":
 					a = start(t, p.hub, hubConfig("A"))
 					b = start(t, p.leaf, leafConfig("B", true, remoteTo(a)))
 					waitLinks(t, a, 1)
 					c = start(t, p.hub, leafConfig("C", false, remoteTo(b), remoteTo(a)))
-				} else {
+				default:
 					// A's remote must point at C, which does not exist yet:
 					// give A a fixed port for C's listener.
 					cport := natstest.FreePort(t)
@@ -348,7 +359,7 @@ func TestLeafLoop(t *testing.T) {
 					waitLinks(t, a, 1)
 					c = start(t, p.hub, fmt.Sprintf("server_name: C\nleafnodes {\n  reconnect: \"100ms\"\n  listen: \"127.0.0.1:%d\"\n  remotes = [ { %s } ]\n}\n", cport, remoteTo(b)))
 				}
-				servers := []server{a, b, c}
+				servers = append(servers, a, b, c)
 				waitLoop(t, servers)
 				links := settle(t, servers)
 				t.Logf("links left: %v", links)

@@ -160,3 +160,48 @@ func TestLeafAnswersPings(t *testing.T) {
 		})
 	}
 }
+
+// TestLeafDuplicate connects the same leaf (same name, cluster and remote
+// account) twice to each kind of hub: the newer link replaces the older,
+// which gets -ERR 'Duplicate Remote LeafNode Connection'. When both arrive
+// at once, on different event loops, they must still see each other.
+func TestLeafDuplicate(t *testing.T) {
+	t.Parallel()
+	const twin = `{"name":"twin","cluster":"twin","headers":true,"version":"2.15.2","remote_account":"$G"}`
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, k, hubConfig("hub"))
+			t.Run("sequential", func(t *testing.T) {
+				r1 := dialRawLeaf(t, hub)
+				r1.handshake(twin)
+				r2 := dialRawLeaf(t, hub)
+				r2.handshake(twin)
+				if l := r1.until("-ERR"); l != "-ERR 'Duplicate Remote LeafNode Connection'" {
+					t.Fatalf("older link got %q", l)
+				}
+				r1.closed()
+				r2.send("PING\r\n")
+				r2.until("PONG")
+				waitLinks(t, hub, 1)
+				r2.conn.Close()
+				waitLinks(t, hub, 0)
+			})
+			t.Run("concurrent", func(t *testing.T) {
+				for i := 0; i < 10; i++ {
+					r1, r2 := dialRawLeaf(t, hub), dialRawLeaf(t, hub)
+					r1.until("INFO ")
+					r2.until("INFO ")
+					r1.send("CONNECT " + twin + "\r\n")
+					r2.send("CONNECT " + twin + "\r\n")
+					// Both links were made; one replaced the other.
+					waitLogCount(t, hub.Log(), "Leafnode connection created", 2*(i+1)+2)
+					waitLinks(t, hub, 1)
+					r1.conn.Close()
+					r2.conn.Close()
+					waitLinks(t, hub, 0)
+				}
+			})
+		})
+	}
+}

@@ -68,6 +68,13 @@ type leafLink struct {
 	smap leaf.Interest
 
 	hubInfo *leaf.Info // spoke: the hub's first INFO
+
+	// closing is set, from any loop, once the link is to be closed (a
+	// newer link from the same leaf replaced it): what it still sends is
+	// ignored, as nats-server ignores a closed connection's input, so that
+	// it cannot act on the account in the meantime (report a loop, add
+	// interest).
+	closing atomic.Bool
 }
 
 // leafTarget is one leaf link a message goes to, with the queue groups it
@@ -242,6 +249,9 @@ func (s *Server) appendLeafInfo(b []byte, c *client, connectInfo bool) []byte {
 
 // leafOp dispatches an op received on a leaf link.
 func (c *client) leafOp(op *parser.Op) error {
+	if c.leaf.closing.Load() {
+		return nil
+	}
 	switch op.Kind {
 	case parser.LMsg:
 		return c.leafMsg(op.Subject, op.Reply, op.Queues, 0, op.Msg)
@@ -329,10 +339,6 @@ func (c *client) leafConnect(arg []byte) error {
 	acc.nconns.Add(1)
 	c.out = s.appendLeafInfo(c.out, c, true)
 	c.w.markDirty(c)
-	if old := acc.duplicateLeaf(c); old != nil {
-		s.log.Warnf("%s - Replacing duplicate remote leafnode connection %s", c, old)
-		old.closeFromAnyLoop(reasonProtocol, errLeafDuplicate)
-	}
 	c.leafEstablish()
 	return nil
 }
@@ -459,8 +465,19 @@ func (c *client) leafEstablish() {
 		}
 		return true
 	})
+	// Looking for a duplicate and joining the account under one lock
+	// keeps two links of the same leaf, registering at once on two
+	// loops, from missing each other.
+	var old *client
+	if l.remote == nil {
+		old = acc.duplicateLeaf(c)
+	}
 	acc.leafs = append(acc.leafs, c)
 	acc.mu.Unlock()
+	if old != nil {
+		s.log.Warnf("%s - Replacing duplicate remote leafnode connection %s", c, old)
+		old.closeFromAnyLoop(reasonProtocol, errLeafDuplicate)
+	}
 	c.w.markDirty(c)
 	if r := l.remote; r != nil {
 		r.Established()
@@ -494,13 +511,18 @@ func (c *client) wantsInterest(sub *subscription, delta int32) bool {
 		origin = src.leaf.cluster
 	}
 	differ := origin != l.cluster
-	if isLDS {
-		return differ
+	// A loop-detection subject goes to any link of another cluster, and,
+	// when it has no origin (it came from a hub without a cluster name),
+	// on like any interest: otherwise a cycle through a server that is a
+	// leaf on both of its links would never bring a subject back to its
+	// owner (nats-server updateLeafNodes).
+	if isLDS && differ {
+		return true
 	}
 	if origin != "" && !differ {
 		return false
 	}
-	if delta <= 0 || leaf.Exempt(sub.subject) {
+	if delta <= 0 || (!isLDS && leaf.Exempt(sub.subject)) {
 		return true
 	}
 	return l.perms.Load().CanSubscribe(sub.subject, sub.queue)
@@ -529,13 +551,12 @@ func (a *account) countLeafs() int {
 }
 
 // duplicateLeaf finds an established link from the same remote server and
-// account as c, which nats-server replaces by the newcomer.
+// account as c, which nats-server replaces by the newcomer. Called with the
+// account lock held.
 func (a *account) duplicateLeaf(c *client) *client {
-	if c.leaf.remoteAccount == "" {
+	if c.leaf.name == "" || c.leaf.remoteAccount == "" {
 		return nil
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	for _, o := range a.leafs {
 		ol := o.leaf
 		if o != c && ol.remote == nil && ol.name == c.leaf.name && ol.cluster == c.leaf.cluster &&
@@ -548,6 +569,7 @@ func (a *account) duplicateLeaf(c *client) *client {
 
 // closeFromAnyLoop closes c with an -ERR on c's own loop.
 func (c *client) closeFromAnyLoop(reason closeReason, text string) {
+	c.leaf.closing.Store(true)
 	_ = c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		c.closeWith(reason, text)
 		c.w.flush()
