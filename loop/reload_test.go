@@ -13,6 +13,7 @@ import (
 
 	"github.com/canopy-nats/canopy/conf"
 	"github.com/canopy-nats/canopy/internal/natstest"
+	"github.com/canopy-nats/canopy/loop"
 )
 
 // reloadConf is the configuration under test: users with permissions and
@@ -265,5 +266,65 @@ func TestReloadLimits(t *testing.T) {
 	nc := natstest.Connect(t, s.ClientURL(), nats.NoReconnect())
 	if mp := nc.MaxPayload(); mp != 1024 {
 		t.Errorf("new connection's max_payload %d, want 1024", mp)
+	}
+}
+
+// TestReloadLeafAuthorization removes one of two leafnode users: that
+// leaf's link is closed and cannot come back, the other link stays as it
+// was (same connection).
+func TestReloadLeafAuthorization(t *testing.T) {
+	hubConf := func(users string) string {
+		return fmt.Sprintf(`
+listen: "127.0.0.1:-1"
+leafnodes {
+  listen: "127.0.0.1:-1"
+  authorization { users: [ %s ] }
+}
+`, users)
+	}
+	both := `{user: l1, password: p1}, {user: l2, password: p2}`
+	hub := natstest.StartCanopy(t, hubConf(both))
+	spoke := func(user, pass string) string {
+		return fmt.Sprintf("listen: \"127.0.0.1:-1\"\nleafnodes { remotes [ { url: \"nats-leaf://%s:%s@127.0.0.1:%d\" } ] }\n",
+			user, pass, hub.LeafPort())
+	}
+	natstest.StartCanopy(t, spoke("l1", "p1"))
+	natstest.StartCanopy(t, spoke("l2", "p2"))
+	natstest.WaitFor(t, wait, "two links", func() bool { return hub.NumLeafs() == 2 })
+	leafCIDs := func() map[string]uint64 {
+		infos, err := hub.Conns(loop.ConnsOptions{Open: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]uint64{}
+		for _, ci := range infos {
+			if ci.Leaf != nil {
+				m[ci.User] = ci.CID
+			}
+		}
+		return m
+	}
+	before := leafCIDs()
+	if err := rlReload(t, hub, hubConf(`{user: l2, password: p2}`)); err != nil {
+		t.Fatal(err)
+	}
+	natstest.WaitFor(t, wait, "l1's link closed", func() bool { return hub.NumLeafs() == 1 })
+	after := leafCIDs()
+	if after["l2"] == 0 || after["l2"] != before["l2"] || after["l1"] != 0 {
+		t.Fatalf("links before %v, after %v", before, after)
+	}
+	// l1's remote keeps dialling and keeps being refused.
+	infos, _ := hub.Conns(loop.ConnsOptions{Closed: true})
+	refused := 0
+	for _, ci := range infos {
+		if ci.Leaf != nil && ci.Reason == "Authentication Failure" {
+			refused++
+		}
+	}
+	if refused == 0 {
+		t.Error("l1's link was not closed for its credentials")
+	}
+	if hub.NumLeafs() != 1 {
+		t.Errorf("%d links", hub.NumLeafs())
 	}
 }
