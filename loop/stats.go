@@ -412,7 +412,12 @@ func (c *client) rttProbe(now int64) {
 	if c.rtt != 0 || c.rttStart != 0 || !c.connected || c.closed.Load() {
 		return
 	}
-	if c.kind == kindClient && (c.meta == nil || c.meta.lang == "") {
+	// A client must have had the PONG to its CONNECT's PING first:
+	// nats.go takes anything else as a failed handshake.
+	if c.kind == kindClient && (c.meta == nil || c.meta.lang == "" || !c.infoSent) {
+		return
+	}
+	if c.kind == kindLeaf && !c.leaf.established {
 		return
 	}
 	c.pingsOut++
