@@ -245,3 +245,17 @@ func TestRemoteSyslog(t *testing.T) {
 		t.Errorf("exit %d", code)
 	}
 }
+
+// TestLogTimeOff: -T=false drops the time stamp, as nats-server's does:
+// "[pid] [INF] ...".
+func TestLogTimeOff(t *testing.T) {
+	port := freePort(t)
+	s := startServer(t, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-T=false", "-D")
+	l := s.waitFor(t, "Server is ready")
+	if !regexp.MustCompile(`^\[\d+\] \[INF\] Server is ready$`).MatchString(l) {
+		t.Errorf("line %q", l)
+	}
+	if code := s.stop(t, syscall.SIGTERM); code != 0 {
+		t.Errorf("exit %d", code)
+	}
+}
