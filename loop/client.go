@@ -180,7 +180,13 @@ func (c *client) Op(op *parser.Op) error {
 		c.gotPong()
 	case parser.Connect:
 		return c.processConnect(op.Arg)
-	case parser.Info, parser.OK:
+	case parser.Info:
+		// nats-server decodes a client's INFO, and closes without a word
+		// when it is not a JSON object.
+		if json.Unmarshal(op.Arg, &struct{}{}) != nil {
+			return c.closeWith(reasonParse, "")
+		}
+	case parser.OK:
 	case parser.Err:
 		return c.closeWith(reasonClientClosed, "")
 	default:
@@ -209,7 +215,11 @@ func (c *client) parseError(err error) {
 }
 
 func (c *client) processConnect(arg []byte) error {
-	o := connectOpts{Verbose: true, Pedantic: true, Echo: true}
+	// As in nats-server, CONNECT is decoded over the options in force:
+	// the first over the defaults set at accept, a second over the first,
+	// so what it leaves out does not change.
+	o := connectOpts{Verbose: c.verbose, Pedantic: c.pedantic, Echo: c.echo,
+		Headers: c.headers.Load(), NoResponders: c.noResponders, Protocol: c.protocol}
 	if err := json.Unmarshal(arg, &o); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
