@@ -40,6 +40,12 @@ func TestLeafPubSub(t *testing.T) {
 				t.Run(dir.name+"/unsubscribe", func(t *testing.T) {
 					testUnsubscribe(t, "u-"+prefix, dir.pub, dir.sub)
 				})
+				t.Run(dir.name+"/disconnect", func(t *testing.T) {
+					testDisconnect(t, "d-"+prefix, dir.pub, dir.sub)
+				})
+				t.Run(dir.name+"/volume", func(t *testing.T) {
+					testVolume(t, "v-"+prefix, dir.pub, dir.sub)
+				})
 			}
 			t.Run("queue-local-first", func(t *testing.T) {
 				testQueueLocalFirst(t, h, l)
@@ -134,6 +140,72 @@ func testUnsubscribe(t *testing.T, prefix string, pub, sub side) {
 		t.Fatalf("%s received %d messages over its link after the unsubscribe, want 1 (only %s.u.b)", sub.name, n, prefix)
 	}
 	expectNone(t, gone, "unsubscribed")
+}
+
+// testDisconnect checks that the interest of a client that goes away,
+// plain and queue, is withdrawn across the link.
+func testDisconnect(t *testing.T, prefix string, pub, sub side) {
+	nc := connect(t, sub.srv, "")
+	subscribe(t, nc, prefix+".plain", "")
+	subscribe(t, nc, prefix+".q", "g")
+	subscribe(t, nc, prefix+".q", "g")
+	waitSub(t, pub.srv, prefix+".plain", true)
+	waitSub(t, pub.srv, prefix+".q", true)
+	nc.Close()
+	waitSub(t, pub.srv, prefix+".plain", false)
+	waitSub(t, pub.srv, prefix+".q", false)
+}
+
+// testVolume sends many messages of varied sizes, every third with
+// headers, so that LMSG and HMSG frames split across reads on both kinds of
+// server; they must all arrive, intact and in order.
+func testVolume(t *testing.T, prefix string, pub, sub side) {
+	const n = 5000
+	ch, _ := subscribe(t, sub.nc, prefix, "")
+	waitSub(t, pub.srv, prefix, true)
+	body := func(i int) []byte {
+		b := make([]byte, (i*37)%4096)
+		for j := range b {
+			b[j] = byte('a' + (i+j)%26)
+		}
+		return b
+	}
+	big := make([]byte, 1<<20-1024)
+	for j := range big {
+		big[j] = byte(j)
+	}
+	go func() {
+		for i := 0; i < n; i++ {
+			m := nats.NewMsg(prefix)
+			m.Data = body(i)
+			if i == n/2 {
+				m.Data = big
+			}
+			if i%3 == 0 {
+				m.Header.Set("Seq", fmt.Sprint(i))
+			}
+			if err := pub.nc.PublishMsg(m); err != nil {
+				t.Errorf("publish %d: %v", i, err)
+				return
+			}
+		}
+		if err := pub.nc.Flush(); err != nil {
+			t.Errorf("flush: %v", err)
+		}
+	}()
+	for i := 0; i < n; i++ {
+		m := recv(t, ch, fmt.Sprintf("message %d of %d", i, n))
+		want := body(i)
+		if i == n/2 {
+			want = big
+		}
+		if string(m.Data) != string(want) {
+			t.Fatalf("message %d: %d bytes, want %d", i, len(m.Data), len(want))
+		}
+		if seq := m.Header.Get("Seq"); (i%3 == 0) != (seq == fmt.Sprint(i)) || (i%3 != 0 && len(m.Header) != 0) {
+			t.Fatalf("message %d: headers %v", i, m.Header)
+		}
+	}
 }
 
 // testQueueLocalFirst is scenario 14: a queue group with a member on each

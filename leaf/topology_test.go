@@ -158,6 +158,41 @@ func TestLeafChain(t *testing.T) {
 			flush(t, ac)
 			expect(t, reply, "rep.c", "answer")
 			expectNone(t, down, "extra copies")
+
+			// A queue group across two hops: served at the far end, then
+			// by the nearest member, each server preferring its own.
+			cq, cqSub := subscribe(t, cc, "cq", "g")
+			waitSub(t, b, "cq", true)
+			waitSub(t, a, "cq", true)
+			sendq := func(nc *nats.Conn, tag string) {
+				t.Helper()
+				for i := 0; i < 10; i++ {
+					publish(t, nc, "cq", fmt.Sprint(tag, i))
+				}
+				flush(t, nc)
+			}
+			takeq := func(ch chan *nats.Msg, tag string) {
+				t.Helper()
+				for i := 0; i < 10; i++ {
+					expect(t, ch, "cq", fmt.Sprint(tag, i))
+				}
+			}
+			sendq(ac, "a-to-c")
+			takeq(cq, "a-to-c")
+			bq, _ := subscribe(t, bc, "cq", "g")
+			sendq(ac, "a-to-b")
+			takeq(bq, "a-to-b")
+			sendq(cc, "c-to-c")
+			takeq(cq, "c-to-c")
+			if err := cqSub.Unsubscribe(); err != nil {
+				t.Fatal(err)
+			}
+			flush(t, cc)
+			waitSub(t, b, "cq", false)
+			waitSub(t, c, "cq", true)
+			sendq(cc, "c-to-b")
+			takeq(bq, "c-to-b")
+			expectNone(t, cq, "unsubscribed member")
 		})
 	}
 }
