@@ -205,3 +205,77 @@ func TestLeafDuplicate(t *testing.T) {
 		})
 	}
 }
+
+// TestLeafCompressionDeclined is scenario 11: with both sides configured
+// for s2_best, a link with Canopy on either end comes up uncompressed and
+// carries traffic, since Canopy neither offers nor accepts compression.
+func TestLeafCompressionDeclined(t *testing.T) {
+	t.Parallel()
+	for _, p := range pairings {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, p.hub, "server_name: hub\nleafnodes { listen: \"127.0.0.1:-1\", compression: s2_best }\n")
+			lf := start(t, p.leaf, leafConfig("leaf", false, remoteTo(hub)+", compression: s2_best"))
+			waitLinks(t, hub, 1)
+			waitLinks(t, lf, 1)
+			hc, lc := connect(t, hub, ""), connect(t, lf, "")
+			down, _ := subscribe(t, lc, "z.down", "")
+			up, _ := subscribe(t, hc, "z.up", "")
+			waitSub(t, hub, "z.down", true)
+			waitSub(t, lf, "z.up", true)
+			publish(t, hc, "z.down", "d")
+			publish(t, lc, "z.up", "u")
+			flush(t, hc)
+			flush(t, lc)
+			expect(t, down, "z.down", "d")
+			expect(t, up, "z.up", "u")
+			closed := 0
+			for _, s := range []server{hub, lf} {
+				closed += s.Log().count("Leafnode connection closed") + s.Log().count("Leafnode connection to")
+			}
+			if closed != 0 {
+				t.Fatalf("%d links closed on the way", closed)
+			}
+		})
+	}
+}
+
+// TestLeafAuthorization checks how each kind of hub treats a leaf that
+// does not authenticate: a wrong token keeps the link down, with the
+// leaf retrying; a first op other than CONNECT, and silence, are refused
+// with nats-server's texts.
+func TestLeafAuthorization(t *testing.T) {
+	t.Parallel()
+	const hubConf = "server_name: hub\nauthorization { token: s3cr3t }\n" +
+		"leafnodes { listen: \"127.0.0.1:-1\", authorization { timeout: 0.5 } }\n"
+	for _, p := range pairings {
+		t.Run("wrong-token/"+p.name, func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, p.hub, hubConf)
+			lf := start(t, p.leaf, leafConfig("leaf", false, fmt.Sprintf("url: %q", leafURL(hub, "wrong"))))
+			waitLogCount(t, lf.Log(), "Authorization Violation", 2)
+			if n := len(hub.Links()) + len(lf.Links()); n != 0 {
+				t.Fatalf("%d links with a wrong token", n)
+			}
+		})
+	}
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run("raw/"+k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, k, hubConf)
+			r := dialRawLeaf(t, hub)
+			r.until("INFO ")
+			r.send("LS+ foo\r\n")
+			if l := r.until("-ERR"); l != "-ERR 'Authorization Violation'" {
+				t.Fatalf("LS+ before CONNECT: %q", l)
+			}
+			r.closed()
+			r = dialRawLeaf(t, hub)
+			r.until("INFO ")
+			if l := r.until("-ERR"); l != "-ERR 'Authentication Timeout'" {
+				t.Fatalf("silent leaf: %q", l)
+			}
+			r.closed()
+		})
+	}
+}
