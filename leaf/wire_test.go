@@ -279,3 +279,37 @@ func TestLeafAuthorization(t *testing.T) {
 		})
 	}
 }
+
+// TestLeafConnectInfoTimeout: a hub that promises a connect-info INFO
+// (info_on_connect) and never sends it is given up on after 2 s with
+// nats-server's -ERR, by a leaf of either kind.
+func TestLeafConnectInfoTimeout(t *testing.T) {
+	t.Parallel()
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := newFakeHub(t)
+			start(t, k, leafConfig("leaf", false, fmt.Sprintf("url: %q", hub.url())))
+			if tl, ok := hub.ln.(*net.TCPListener); ok {
+				_ = tl.SetDeadline(time.Now().Add(5 * time.Second))
+			}
+			conn, err := hub.ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			r := &rawLeaf{t: t, conn: conn, r: bufio.NewReader(conn)}
+			r.send(`INFO {"server_id":"NFAKEHUB","server_name":"fakehub","version":"2.15.2","proto":1,` +
+				`"headers":true,"auth_required":true,"max_payload":1048576,"client_id":7,"nonce":"abc","info_on_connect":true}` + "\r\n")
+			r.until("CONNECT ")
+			began := time.Now()
+			if l := r.until("-ERR"); l != "-ERR 'Stale Leaf Node Connection - Closing'" {
+				t.Fatalf("got %q", l)
+			}
+			if d := time.Since(began); d < 1500*time.Millisecond || d > 3500*time.Millisecond {
+				t.Errorf("gave up after %v, want about 2s", d)
+			}
+			r.closed()
+		})
+	}
+}
