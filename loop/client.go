@@ -96,6 +96,8 @@ type client struct {
 	nextPing     int64
 	lastIn       int64
 	stalledSince int64
+	lastOut      int64    // unix nanos of the last write, for idleOut
+	iov          [][]byte // pieces of other loops' batches to write, see queueSlice
 	start        time.Time
 	nonce        string
 	meta         *clientMeta
@@ -531,26 +533,58 @@ func (c *client) sendNoResponders(subject, reply []byte) {
 	}
 }
 
-// queueMsg appends a framed message for c on c's own loop. The publisher
-// has already counted it in c's out figures.
-func (c *client) queueMsg(b []byte) {
-	c.out = append(c.out, b...)
+// queueSlice queues bytes another loop framed for c, without copying
+// them: consecutive pieces of one batch merge into one iovec, and flushOut
+// writes them all with one writev. The publisher has already counted them
+// in c's out figures.
+func (c *client) queueSlice(b []byte) {
+	if n := len(c.iov); n > 0 {
+		last := c.iov[n-1]
+		if l := len(last); cap(last) > l && &last[:l+1][l] == &b[0] {
+			c.iov[n-1] = last[:l+len(b)]
+			return
+		}
+	}
+	if len(c.iov) >= maxIOV {
+		// The kernel takes at most 1,024 iovecs at once: write what is
+		// queued and go on.
+		c.flushOut()
+	}
+	c.iov = append(c.iov, b)
 	c.w.markDirty(c)
 }
+
+// maxIOV bounds the iovecs of one writev (Linux accepts 1,024).
+const maxIOV = 512
 
 // flushOut writes c's pending output with one Write and applies
 // back-pressure: a receiver that stays far behind makes this loop wait for
 // it briefly, and one past max_pending is closed as a slow consumer.
 func (c *client) flushOut() {
-	if len(c.out) == 0 || c.closed.Load() {
+	if c.closed.Load() || (len(c.out) == 0 && len(c.iov) == 0) {
 		c.releaseOut()
 		return
 	}
-	if _, err := c.conn.Write(c.out); err != nil {
-		c.releaseOut()
-		return
+	var err error
+	if len(c.iov) == 0 {
+		_, err = c.conn.Write(c.out)
+	} else {
+		// What other loops handed over was queued before anything this
+		// loop added to out since the last write (takeInbox runs first in
+		// every event), so it goes first.
+		if len(c.out) > 0 {
+			c.iov = append(c.iov, c.out)
+		}
+		// Writev may shorten the slices it is given: they are dropped
+		// right after.
+		_, err = c.conn.Writev(c.iov)
+		clear(c.iov)
+		c.iov = c.iov[:0]
 	}
 	c.releaseOut()
+	if err != nil {
+		return
+	}
 	pending := c.conn.OutboundBuffered()
 	if pending == 0 {
 		c.stalledSince = 0
@@ -575,11 +609,26 @@ func (c *client) flushOut() {
 // releaseOut drops the out buffer when it grew large, so an idle connection
 // holds little memory.
 func (c *client) releaseOut() {
-	if cap(c.out) > 64<<10 {
+	if cap(c.out) > maxKeptOut {
 		c.out = nil
 		return
 	}
 	c.out = c.out[:0]
+	c.lastOut = c.w.now
+}
+
+// maxKeptOut is the largest out buffer a busy connection keeps between
+// writes: regrowing it for every burst cost more than the copies it holds.
+// An idle connection gives it back (see idleOut).
+const maxKeptOut = 1 << 20
+
+// idleOut drops the out buffer of a connection that has written nothing
+// for a while, so idle connections hold no output memory.
+func (c *client) idleOut(now int64) {
+	if c.out != nil && len(c.out) == 0 && now-c.lastOut > int64(time.Second) {
+		c.out = nil
+		c.iov = nil
+	}
 }
 
 func (c *client) String() string {
@@ -595,6 +644,7 @@ func (c *client) checkTimers(now int64) {
 	if c.closed.Load() {
 		return
 	}
+	c.idleOut(now)
 	if c.authDeadline != 0 && now >= c.authDeadline {
 		if c.kind == kindLeaf {
 			c.leafTimeout()

@@ -95,13 +95,17 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	// flushes after its publisher's flush returned must find the message
 	// before its own PONG, as nats-server has it; the drain task alone
 	// may run after this event.
+	var in []*batch
 	if w.backlog.Load() > 0 {
-		w.takeInbox()
+		in = w.takeInbox()
 	}
 	if err := c.p.Parse(buf, c); err != nil {
 		c.parseError(err)
 	}
 	w.flush()
+	if in != nil {
+		w.releaseBatches(in)
+	}
 	return gnet.None
 }
 

@@ -18,6 +18,7 @@ const (
 	inboxStall    = 8 << 20
 	tickInterval  = 100 * time.Millisecond
 	batchInitSize = 32 << 10
+	maxKeptBatch  = 4 << 20
 )
 
 // worker is the per-event-loop state.
@@ -168,48 +169,57 @@ func (w *worker) push(b *batch) {
 // drain runs on w's loop: it moves every batch handed to it into the
 // receivers' out buffers and writes them.
 func (w *worker) drain() {
-	w.takeInbox()
+	in := w.takeInbox()
 	w.flush()
+	w.releaseBatches(in)
 }
 
-// takeInbox moves every batch handed to w into the receivers' out buffers,
-// without writing them. It runs on w's loop.
-func (w *worker) takeInbox() {
+// takeInbox takes every batch handed to w and queues its segments on the
+// receivers: not copied, but as slices of the batches, which stay alive
+// until the receivers have been written (releaseBatches).
+func (w *worker) takeInbox() []*batch {
 	w.mu.Lock()
 	in := w.inbox
 	w.inbox = w.spare[:0]
+	w.spare = nil
 	w.scheduled = false
 	w.mu.Unlock()
 	w.now = time.Now().UnixNano()
-	var n int64
-	for i, b := range in {
+	for _, b := range in {
 		off := 0
 		for _, sg := range b.segs {
 			end := off + int(sg.n)
 			if c := sg.c; !c.closed.Load() {
-				switch {
-				case sg.unsub != nil:
+				if sg.unsub != nil {
 					c.removeSub(sg.unsub)
-				case sg.proto:
-					c.out = append(c.out, b.buf[off:end]...)
-					w.markDirty(c)
-				default:
-					c.queueMsg(b.buf[off:end])
+				} else {
+					c.queueSlice(b.buf[off:end])
 				}
 			}
 			off = end
 		}
+	}
+	return in
+}
+
+// releaseBatches recycles drained batches once their bytes are written
+// (gnet has copied whatever the sockets did not take).
+func (w *worker) releaseBatches(in []*batch) {
+	var n int64
+	for i, b := range in {
 		n += int64(len(b.buf))
 		b.buf = b.buf[:0]
 		clear(b.segs)
 		b.segs = b.segs[:0]
-		if cap(b.buf) <= 4*batchInitSize {
+		if cap(b.buf) <= maxKeptBatch {
 			batchPool.Put(b)
 		}
 		in[i] = nil
 	}
 	w.mu.Lock()
-	w.spare = in[:0]
+	if w.spare == nil {
+		w.spare = in[:0]
+	}
 	w.mu.Unlock()
 	w.backlog.Add(-n)
 }
