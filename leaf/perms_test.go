@@ -91,7 +91,7 @@ func testLinkPermissions(t *testing.T, hub, lf server, hc, lc *nats.Conn) {
 	if got := linkIDs(hub); !slices.Equal(got, ids) {
 		t.Fatalf("hub's leaf links went from %v to %v: the link was dropped", ids, got)
 	}
-	if n := hub.Log().count("Permissions Violation"); n != 0 {
+	if n := hub.Log().count("Violation"); n != 0 {
 		t.Fatalf("hub logged %d permission violations", n)
 	}
 }
@@ -283,6 +283,7 @@ func TestLeafHubEnforcesPermissions(t *testing.T) {
 					t.Fatalf("got %q", l)
 				}
 				r.closed()
+				hub.Log().wait(t, `Subscription Violation on "other.x"`, 5*time.Second)
 			})
 			t.Run("publish", func(t *testing.T) {
 				r := dialRawLeaf(t, hub)
@@ -292,7 +293,51 @@ func TestLeafHubEnforcesPermissions(t *testing.T) {
 					t.Fatalf("got %q", l)
 				}
 				r.closed()
+				hub.Log().wait(t, `Publish Violation on "down.q"`, 5*time.Second)
 			})
+		})
+	}
+}
+
+// TestLeafHubRole runs the permission hub with a remote that asks to be the
+// hub (hub: true): the dialling server takes the hub's role, the accepting
+// one the spoke's. The accepting side keeps the user's lists swapped, as
+// nats-server does, so each side is asked only for what it may send: the
+// dialler only for down.>, the acceptor only for up.>.
+func TestLeafHubRole(t *testing.T) {
+	t.Parallel()
+	for _, p := range pairings {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			acc, dial := hubLeaf(t, p, permsHub, "", "hub: true", "leafu:pw")
+			ac, dc := connect(t, acc, "admin:pw"), connect(t, dial, "")
+			ids := linkIDs(acc)
+			accUp, _ := subscribe(t, ac, "up.a", "")
+			for _, s := range []string{"down.a", "other.a"} {
+				subscribe(t, ac, s, "")
+				subscribe(t, dc, s, "")
+			}
+			dialUp, _ := subscribe(t, dc, "up.a", "")
+			subscribe(t, ac, "up.sentinel", "")
+			subscribe(t, dc, "down.sentinel", "")
+			waitSub(t, acc, "down.sentinel", true)
+			waitSub(t, dial, "up.sentinel", true)
+			if got, want := linkSubs(acc), []string{"down.a", "down.sentinel"}; !slices.Equal(got, want) {
+				t.Errorf("the dialler asked for %v, want %v", got, want)
+			}
+			if got, want := linkSubs(dial), []string{"up.a", "up.sentinel"}; !slices.Equal(got, want) {
+				t.Errorf("the acceptor asked for %v, want %v", got, want)
+			}
+			// The dialler may send up.>, and only that crosses.
+			for _, s := range []string{"other.a", "down.a", "up.a"} {
+				publish(t, dc, s, "from dialler")
+			}
+			flush(t, dc)
+			expect(t, dialUp, "up.a", "from dialler")
+			expect(t, accUp, "up.a", "from dialler")
+			if got := linkIDs(acc); !slices.Equal(got, ids) {
+				t.Fatalf("links went from %v to %v", ids, got)
+			}
 		})
 	}
 }

@@ -28,6 +28,9 @@ const (
 	LoopDelay        = 30 * time.Second
 	SameClusterDelay = 30 * time.Second
 	MinVersionDelay  = 5 * time.Second
+	// PermViolationDelay follows a link this server dialled as the hub and
+	// closed because the peer broke its permissions.
+	PermViolationDelay = 30 * time.Second
 	// neverConnectedReport is how often a remote that never connected logs
 	// its failures, as nats-server does.
 	neverConnectedReport = 3600

@@ -324,12 +324,12 @@ func (c *client) leafConnect(arg []byte) error {
 	l.isolated = lc.Isolate
 	c.headers.Store(lc.Headers && !s.opts.NoHeaderSupport)
 	c.meta = &clientMeta{name: lc.Name, version: lc.Version, user: id.Name}
+	// The accepting side swaps the user's permissions whichever role it
+	// takes: messages flow the other way from the user's point of view. A
+	// leaf that asked to be the hub only makes this side the spoke, which
+	// ignores rather than refuses what it may not take (nats-server
+	// processLeafnodeConnect).
 	perms := id.Perms.Swap().WithDeny(append(auth.JetStreamDenies(), lc.DenyPub...), auth.JetStreamDenies())
-	if l.spoke {
-		// The leaf asked to be the hub: this side takes the leaf's role and
-		// applies the permissions unswapped.
-		perms = id.Perms.Leaf().WithDeny(auth.JetStreamDenies(), append(auth.JetStreamDenies(), lc.DenyPub...))
-	}
 	l.perms.Store(perms)
 	l.check = auth.NewChecker(id.Perms)
 	c.authDeadline = 0
@@ -593,10 +593,7 @@ func (c *client) leafSub(subject, queue []byte, weight int32) error {
 			// its own side.
 			return nil
 		}
-		c.out = append(c.out, "-ERR '"...)
-		c.out = auth.AppendSubscribeViolation(c.out, subj, "")
-		c.out = append(c.out, "'\r\n"...)
-		return c.closeWith(reasonProtocol, "")
+		return c.leafPermViolation(false, subject)
 	}
 	if !sublist.ValidSubject(subj) || (queue != nil && !sublist.ValidQueue(string(queue))) {
 		c.sendErr(errInvalidSub)
@@ -638,6 +635,28 @@ func (c *client) leafSub(subject, queue []byte, weight int32) error {
 		acc.propagate(c.w, sub, sub.interest())
 	}
 	return nil
+}
+
+// leafPermViolation refuses what the peer sent outside the link's
+// permissions: -ERR, a log line and close, as nats-server's
+// leafPermViolation. When this server dialled the link, it also waits
+// before dialling again, so that a peer that keeps breaking the rules is
+// not re-dialled in a tight loop.
+func (c *client) leafPermViolation(pub bool, subject []byte) error {
+	kind := "Subscription"
+	c.out = append(c.out, "-ERR '"...)
+	if pub {
+		kind = "Publish"
+		c.out = auth.AppendPublishViolation(c.out, subject)
+	} else {
+		c.out = auth.AppendSubscribeViolation(c.out, string(subject), "")
+	}
+	c.out = append(c.out, "'\r\n"...)
+	c.srv.log.Errorf("%s - %s Violation on %q - Check other side configuration", c, kind, subject)
+	if r := c.leaf.remote; r != nil {
+		r.DelayNext(leaf.PermViolationDelay)
+	}
+	return c.closeWith(reasonProtocol, "")
 }
 
 // leafUnsub processes LS-.
@@ -696,16 +715,24 @@ func (c *client) leafMsg(subject, reply []byte, queues [][]byte, hdr int, msg []
 	c.w.stats.inMsgs.Add(1)
 	c.w.stats.inBytes.Add(int64(len(msg)))
 	l := c.leaf
-	if l.spoke {
+	switch {
+	case l.spoke:
 		// A spoke drops what it may not import, silently.
 		if !auth.LeafMsgExempt(subject) && !l.perms.Load().CanSubscribe(string(subject), "") {
 			return nil
 		}
-	} else if !l.check.LeafSend(subject) {
-		c.out = append(c.out, "-ERR '"...)
-		c.out = auth.AppendPublishViolation(c.out, subject)
-		c.out = append(c.out, "'\r\n"...)
-		return c.closeWith(reasonProtocol, "")
+	case l.check != nil:
+		// The accepting side holds the user's export list.
+		if !l.check.LeafSend(subject) {
+			return c.leafPermViolation(true, subject)
+		}
+	default:
+		// A link this server dialled as the hub (a remote with hub: true)
+		// checks the export list the other side sent, as nats-server
+		// does on its soliciting side.
+		if !auth.LeafMsgExempt(subject) && !l.perms.Load().CanPublish(subject) {
+			return c.leafPermViolation(true, subject)
+		}
 	}
 	c.w.deliverFrom(c, c.acc, subject, reply, hdr, msg, queues)
 	return nil
