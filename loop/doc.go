@@ -23,6 +23,13 @@
 //   - An account's interest map (what its leaf links have been told) is
 //     guarded by the account's mutex; it is touched on SUB/UNSUB, never per
 //     message.
+//   - A leaf remote dials on its own goroutine and hands the connection to
+//     gnet with Server.Enroll, which first waits for the first tick (gnet
+//     starts its ticker once every loop runs). A leaf link's permissions
+//     are an atomic pointer, replaced by its own loop and read by the
+//     loops that deliver to it; its closing flag may be set from any loop
+//     (a newer link replaced it). Leafz reads the links under the account
+//     mutex and their interest from the sublist.
 //   - OnTick runs on gnet's ticker goroutine; it only schedules a tick task
 //     on each worker (Execute), which then checks that worker's clients'
 //     timers on the loop.
