@@ -2,7 +2,6 @@ package leaf_test
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -457,10 +456,4 @@ leafnodes {
 	waitLinks(t, hub, 1)
 	waitLinks(t, lf, 1)
 	return hub, lf
-}
-
-// freeAddr is a 127.0.0.1 address nothing listens on right now.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	return net.JoinHostPort("127.0.0.1", fmt.Sprint(natstest.FreePort(t)))
 }

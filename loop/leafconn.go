@@ -567,7 +567,8 @@ func (a *account) duplicateLeaf(c *client) *client {
 	return nil
 }
 
-// closeFromAnyLoop closes c with an -ERR on c's own loop.
+// closeFromAnyLoop closes leaf link c with an -ERR on c's own loop; it may
+// be called from any loop, and c ignores its input from then on.
 func (c *client) closeFromAnyLoop(reason closeReason, text string) {
 	c.leaf.closing.Store(true)
 	_ = c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
