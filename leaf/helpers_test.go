@@ -271,6 +271,33 @@ func (l *logSink) wait(t testing.TB, s string, timeout time.Duration) string {
 	}
 }
 
+// waitCount blocks until at least n lines containing s have been logged,
+// and fails the test after timeout.
+func (l *logSink) waitCount(t testing.TB, s string, n int, timeout time.Duration) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		got := 0
+		for _, line := range l.lines {
+			if strings.Contains(line, s) {
+				got++
+			}
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		if got >= n {
+			return
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("%s log: %d lines with %q after %v, want %d", l.prefix, got, s, timeout, n)
+		}
+	}
+}
+
 var (
 	_ loop.Logger       = (*logSink)(nil)
 	_ natsserver.Logger = (*logSink)(nil)

@@ -38,24 +38,11 @@ func TestLeafWrongPort(t *testing.T) {
 			url := strings.Replace(hub.URL(), "nats://", "nats-leaf://", 1)
 			lf := start(t, p.leaf, leafConfig("leaf", false, fmt.Sprintf("url: %q", url)))
 			// The remote keeps trying; two refusals show it is not a fluke.
-			lf.Log().wait(t, "attempted to connect to wrong port", 5*time.Second)
-			waitLogCount(t, lf.Log(), "attempted to connect to wrong port", 2)
+			lf.Log().waitCount(t, "attempted to connect to wrong port", 2, 5*time.Second)
 			if n := len(lf.Links()) + len(hub.Links()); n != 0 {
 				t.Fatalf("%d leaf links over a client port", n)
 			}
 		})
-	}
-}
-
-// waitLogCount waits until at least n lines containing s were logged.
-func waitLogCount(t *testing.T, l *logSink, s string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for l.count(s) < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d lines with %q, want %d", l.count(s), s, n)
-		}
-		l.wait(t, s, time.Until(deadline))
 	}
 }
 
@@ -195,7 +182,7 @@ func TestLeafDuplicate(t *testing.T) {
 					r1.send("CONNECT " + twin + "\r\n")
 					r2.send("CONNECT " + twin + "\r\n")
 					// Both links were made; one replaced the other.
-					waitLogCount(t, hub.Log(), "Leafnode connection created", 2*(i+1)+2)
+					hub.Log().waitCount(t, "Leafnode connection created", 2*(i+1)+2, 5*time.Second)
 					waitLinks(t, hub, 1)
 					r1.conn.Close()
 					r2.conn.Close()
@@ -253,7 +240,7 @@ func TestLeafAuthorization(t *testing.T) {
 			t.Parallel()
 			hub := start(t, p.hub, hubConf)
 			lf := start(t, p.leaf, leafConfig("leaf", false, fmt.Sprintf("url: %q", leafURL(hub, "wrong"))))
-			waitLogCount(t, lf.Log(), "Authorization Violation", 2)
+			lf.Log().waitCount(t, "Authorization Violation", 2, 5*time.Second)
 			if n := len(hub.Links()) + len(lf.Links()); n != 0 {
 				t.Fatalf("%d links with a wrong token", n)
 			}
