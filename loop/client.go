@@ -111,13 +111,17 @@ type client struct {
 	rtt          int64              // the last round trip measured, nanos (see gotPong)
 
 	// Shared: read from other loops.
-	perms    atomic.Pointer[auth.Checker] // nil: everything allowed
-	closed   atomic.Bool
-	headers  atomic.Bool
-	inMsgs   atomic.Int64
-	inBytes  atomic.Int64
-	outMsgs  atomic.Int64
-	outBytes atomic.Int64
+	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
+	closed atomic.Bool
+	// pendingOut is the output gnet held for c after its last write;
+	// refreshing says a refreshPending task is on its way.
+	pendingOut atomic.Int64
+	refreshing atomic.Bool
+	headers    atomic.Bool
+	inMsgs     atomic.Int64
+	inBytes    atomic.Int64
+	outMsgs    atomic.Int64
+	outBytes   atomic.Int64
 }
 
 // clientMeta is what CONNECT told about the client; allocated only when it
@@ -586,6 +590,7 @@ func (c *client) flushOut() {
 		return
 	}
 	pending := c.conn.OutboundBuffered()
+	c.setPending(pending)
 	if pending == 0 {
 		c.stalledSince = 0
 		return
@@ -601,6 +606,31 @@ func (c *client) flushOut() {
 		_ = c.conn.Close()
 		return
 	}
+	if int64(pending) > c.w.stallAt {
+		c.waitDrain()
+	}
+}
+
+// setPending publishes how much output gnet still holds for c, which
+// publishers on other loops read to decide whether to wait (see
+// worker.waitCongested). The store is skipped when nothing changed from
+// zero, the common case.
+func (c *client) setPending(n int) {
+	if n != 0 || c.pendingOut.Load() != 0 {
+		c.pendingOut.Store(int64(n))
+	}
+}
+
+// refreshPending runs on c's loop when a publisher elsewhere is waiting
+// for c: gnet drains its buffer without telling us, so the figure the
+// publisher reads may be stale.
+func (c *client) refreshPending() {
+	c.refreshing.Store(false)
+	if c.closed.Load() {
+		return
+	}
+	pending := c.conn.OutboundBuffered()
+	c.setPending(pending)
 	if int64(pending) > c.w.stallAt {
 		c.waitDrain()
 	}

@@ -191,6 +191,9 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 			c.removeSub(sub)
 		}
 	} else {
+		if c.pendingOut.Load() > w.stallAt {
+			w.congest(c)
+		}
 		b := w.batchFor(c.w)
 		start := len(b.buf)
 		b.buf = appendMsg(b.buf, sub, subject, reply, hdr, msg, headers)
@@ -218,6 +221,9 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 		c.out = leaf.AppendMsg(c.out, subject, reply, t.qs, hdr, msg, headers)
 		w.markDirty(c)
 	} else {
+		if c.pendingOut.Load() > w.stallAt {
+			w.congest(c)
+		}
 		b := w.batchFor(c.w)
 		start := len(b.buf)
 		b.buf = leaf.AppendMsg(b.buf, subject, reply, t.qs, hdr, msg, headers)
@@ -280,5 +286,6 @@ func (c *client) waitDrain() {
 		if err := c.conn.Flush(); err != nil || c.closed.Load() {
 			return
 		}
+		c.setPending(c.conn.OutboundBuffered())
 	}
 }

@@ -33,11 +33,14 @@ type worker struct {
 	out     []*batch  // batches being filled, indexed by destination worker id
 	outIDs  []int     // ids with a non-nil out entry
 	leafs   []leafTarget
-	depth   int                    // accounts crossed by the message being delivered
-	subj    [maxImportDepth][]byte // scratch for mapped subjects, one per depth
-	proto   []byte                 // scratch for protocol lines to other connections
-	stats   workerStats
-	now     int64 // unix nanos at the start of the current event
+	// congested lists receivers on other loops found far behind during
+	// this event.
+	congested []*client
+	depth     int                    // accounts crossed by the message being delivered
+	subj      [maxImportDepth][]byte // scratch for mapped subjects, one per depth
+	proto     []byte                 // scratch for protocol lines to other connections
+	stats     workerStats
+	now       int64 // unix nanos at the start of the current event
 
 	// Shared with other loops: guarded by mu.
 	mu        sync.Mutex
@@ -140,6 +143,9 @@ func (w *worker) flush() {
 		w.waitInboxes(w.outIDs)
 	}
 	w.outIDs = w.outIDs[:0]
+	if len(w.congested) > 0 {
+		w.waitCongested()
+	}
 	for i, c := range w.dirty {
 		w.dirty[i] = nil
 		c.dirty = false
@@ -234,6 +240,40 @@ func (w *worker) waitInboxes(dsts []int) {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
+}
+
+// congest notes that a receiver on another loop is far behind: this loop
+// will wait for it before reading more (waitCongested).
+func (w *worker) congest(c *client) {
+	if n := len(w.congested); n == 0 || w.congested[n-1] != c {
+		w.congested = append(w.congested, c)
+	}
+}
+
+// waitCongested pauses the publishing loop, a few milliseconds at most,
+// while receivers on other loops work through what gnet holds for them.
+// This is the cross-loop half of back-pressure: without it a publisher
+// fills another loop's sockets' buffers until the receiver is dropped as a
+// slow consumer, where nats-server would have slowed the publisher.
+func (w *worker) waitCongested() {
+	deadline := time.Now().Add(stallMax)
+	for i, c := range w.congested {
+		w.congested[i] = nil
+		if c.refreshing.CompareAndSwap(false, true) {
+			err := c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+				c.refreshPending()
+				return nil
+			}))
+			if err != nil {
+				c.refreshing.Store(false)
+				continue
+			}
+		}
+		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	w.congested = w.congested[:0]
 }
 
 // add and remove keep the list of the loop's clients for the timers.
