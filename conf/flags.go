@@ -61,6 +61,7 @@ Server Options:
     -P, --pid <file>                 File to store PID
     -m, --http_port <port>           Use port for http monitoring
     -c, --config <file>              Configuration file
+        --profile <port>             Profiling HTTP port (Go pprof)
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to canopy process (ldm, stop, quit, term, reopen, reload)
                                      <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/canopy.pid)
@@ -98,6 +99,7 @@ type cli struct {
 	host, name, logFile, remoteSyslog   string
 	pidFile, user, pass, token          string
 	port, httpPort, httpsPort, loops    int
+	profPort                            int
 	debug, trace, traceVerbose, logtime bool
 	syslog, debugTrace, debugTraceVerb  bool
 	tls, tlsVerify, helpTLS             bool
@@ -112,7 +114,7 @@ var ignoredFlags = []struct {
 	boolean bool
 }{
 	{"client_advertise", false}, {"logtime_utc", true}, {"ports_file_dir", false},
-	{"log_size_limit", false}, {"max_traced_msg_len", false}, {"profile", false},
+	{"log_size_limit", false}, {"max_traced_msg_len", false},
 	{"routes", false}, {"cluster", false}, {"cluster_listen", false},
 	{"cluster_advertise", false}, {"no_advertise", true}, {"connect_retries", false},
 	{"cluster_name", false}, {"js", true}, {"jetstream", true}, {"sd", false},
@@ -145,6 +147,7 @@ func (c *cli) define(fs *flag.FlagSet) {
 	for _, n := range []string{"m", "http_port"} {
 		fs.IntVar(&c.httpPort, n, 0, "HTTP port for /varz, /connz endpoints.")
 	}
+	fs.IntVar(&c.profPort, "profile", 0, "Profiling HTTP port.")
 	for _, n := range []string{"ms", "https_port"} {
 		fs.IntVar(&c.httpsPort, n, 0, "HTTPS port (not supported).")
 	}
@@ -307,6 +310,8 @@ func (c *cli) apply(o *Options, set map[string]bool) {
 			o.ServerName = c.name
 		case "m", "http_port":
 			o.HTTPPort = c.httpPort
+		case "profile":
+			o.ProfPort = c.profPort
 		case "P", "pid":
 			o.PidFile = c.pidFile
 		case "l", "log":

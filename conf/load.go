@@ -276,6 +276,10 @@ func (l *loader) top(n node) {
 		if p, ok := l.port(n); ok {
 			o.HTTPPort = p
 		}
+	case "prof_port":
+		if p, ok := l.port(n); ok {
+			o.ProfPort = p
+		}
 	case "authorization":
 		l.authorization(n)
 	case "no_auth_user":
@@ -325,7 +329,7 @@ func (l *loader) top(n node) {
 		"disable_sublist_cache", "no_sublist_cache", "default_sentinel",
 		"http_base_path", "cluster", "gateway", "store_dir", "storedir", "jetstream",
 		"logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num",
-		"ports_file_dir", "prof_port", "prof_block_rate", "max_traced_msg_len",
+		"ports_file_dir", "prof_block_rate", "max_traced_msg_len",
 		"max_sub_tokens", "max_subscription_tokens", "ocsp", "ocsp_cache", "allow_non_tls",
 		"write_timeout", "no_system_account", "no_system",
 		"no_sys_acc", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",

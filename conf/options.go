@@ -60,6 +60,10 @@ type Options struct {
 	HTTPHost string
 	HTTPPort int
 
+	// ProfPort serves Go's pprof endpoints (prof_port, --profile); 0 means
+	// off.
+	ProfPort int
+
 	MaxConn         int           // 0 means DefaultMaxConn; negative means unlimited
 	MaxPayload      int32         // 0 means DefaultMaxPayload
 	MaxPending      int64         // 0 means DefaultMaxPending

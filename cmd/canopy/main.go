@@ -98,6 +98,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			_ = mon.Shutdown(ctx)
 		}()
 	}
+	if opts.ProfPort != 0 {
+		if err := startProfiler(log, opts.Host, opts.ProfPort); err != nil {
+			log.Fatalf("%s", err)
+			return 1
+		}
+	}
 	if err := srv.Start(); err != nil {
 		log.Fatalf("%s", err)
 		return 1
