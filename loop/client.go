@@ -566,13 +566,31 @@ const maxIOV = 512
 // it briefly, and one past max_pending is closed as a slow consumer.
 func (c *client) flushOut() {
 	if c.closed.Load() || (len(c.out) == 0 && len(c.iov) == 0) {
+		clear(c.iov)
+		c.iov = c.iov[:0]
 		c.releaseOut()
 		return
 	}
 	var err error
-	if len(c.iov) == 0 {
+	switch {
+	case len(c.iov) > 0 && c.conn.OutboundBuffered() > 0:
+		// gnet will queue all of it anyway, one linked-list node per
+		// slice, and walks every node on each later write: give it one
+		// slice, assembled in the loop's scratch (gnet copies it).
+		b := c.w.wbuf[:0]
+		for _, s := range c.iov {
+			b = append(b, s...)
+		}
+		b = append(b, c.out...)
+		clear(c.iov)
+		c.iov = c.iov[:0]
+		_, err = c.conn.Write(b)
+		if cap(b) <= maxKeptBatch {
+			c.w.wbuf = b[:0]
+		}
+	case len(c.iov) == 0:
 		_, err = c.conn.Write(c.out)
-	} else {
+	default:
 		// What other loops handed over was queued before anything this
 		// loop added to out since the last write (takeInbox runs first in
 		// every event), so it goes first.

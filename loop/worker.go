@@ -36,6 +36,7 @@ type worker struct {
 	// congested lists receivers on other loops found far behind during
 	// this event.
 	congested []*client
+	wbuf      []byte                 // scratch to assemble one write, see client.flushOut
 	depth     int                    // accounts crossed by the message being delivered
 	subj      [maxImportDepth][]byte // scratch for mapped subjects, one per depth
 	proto     []byte                 // scratch for protocol lines to other connections
