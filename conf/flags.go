@@ -65,7 +65,7 @@ Server Options:
     -t                               Test configuration and exit
     -sl,--signal <signal>[=<pid>]    Send signal to canopy process (ldm, stop, quit, term, reopen, reload)
                                      <pid> can be either a PID (e.g. 1) or the path to a PID file (e.g. /var/run/canopy.pid)
-        --loops <n>                  Number of event loops (default: 0, one per core; Canopy only)
+        --loops <n>                  Number of event loops (default: 0, one per two cores; Canopy only)
 
 Logging Options:
     -l, --log <file>                 File to redirect log output
@@ -178,7 +178,7 @@ func (c *cli) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.user, "user", "", "Username required for connection.")
 	fs.StringVar(&c.pass, "pass", "", "Password required for connection.")
 	fs.StringVar(&c.token, "auth", "", "Authorization token required for connection.")
-	fs.IntVar(&c.loops, "loops", 0, "Number of event loops; 0 means one per core (Canopy only).")
+	fs.IntVar(&c.loops, "loops", 0, "Number of event loops; 0 means one per two cores (Canopy only).")
 	fs.BoolVar(&c.tls, "tls", false, "Enable TLS (not supported).")
 	fs.BoolVar(&c.tlsVerify, "tlsverify", false, "Enable TLS with client verification (not supported).")
 	fs.StringVar(&c.tlsCert, "tlscert", "", "Server certificate file (not supported).")

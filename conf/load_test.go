@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -296,7 +295,7 @@ func TestDefaults(t *testing.T) {
 			DialTimeout: DefaultLeafDial,
 		},
 		LameDuckDuration: DefaultLameDuck, LameDuckGracePeriod: DefaultLameDuckGrace,
-		Loops: runtime.NumCPU(),
+		Loops: DefaultLoops(),
 	}
 	if !reflect.DeepEqual(o, want) {
 		diffOptions(t, reflect.ValueOf(o).Elem(), reflect.ValueOf(want).Elem(), "Options")
@@ -354,7 +353,7 @@ func TestSyntax(t *testing.T) {
 		{"pidfile alias", "pidfile: /tmp/p", func(o *Options) bool { return o.PidFile == "/tmp/p" }},
 		{"system alias", "accounts: [S]\nsystem: S", func(o *Options) bool { return o.SystemAccount == "S" }},
 		{"leaf alias", "leaf { port: 7001 }", func(o *Options) bool { return o.LeafNode.Port == 7001 }},
-		{"loops zero means per core", "loops: 0", func(o *Options) bool { return o.Loops == runtime.NumCPU() }},
+		{"loops zero means the default", "loops: 0", func(o *Options) bool { return o.Loops == DefaultLoops() }},
 		{"last spelling wins", "host: 10.0.0.1\nnet: 10.0.0.2", func(o *Options) bool { return o.Host == "10.0.0.2" }},
 	}
 	for _, tt := range tests {

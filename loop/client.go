@@ -693,6 +693,11 @@ func (c *client) checkTimers(now int64) {
 		return
 	}
 	c.idleOut(now)
+	if c.pendingOut.Load() != 0 {
+		// gnet drains without telling us: keep the figure publishers on
+		// other loops read from going stale.
+		c.setPending(c.conn.OutboundBuffered())
+	}
 	if c.authDeadline != 0 && now >= c.authDeadline {
 		if c.kind == kindLeaf {
 			c.leafTimeout()

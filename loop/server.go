@@ -29,6 +29,11 @@ const Version = "0.1.0"
 // and peers gate features on it.
 const CompatVersion = "2.15.2"
 
+// readBufferCap is the most one read takes from a socket. Larger reads
+// mean fewer events and syscalls for a fast publisher; the buffer is one
+// per event loop, not per connection.
+const readBufferCap = 256 << 10
+
 // Logger is where the server writes its log. *logger.Logger satisfies it.
 type Logger interface {
 	Noticef(format string, v ...any)
@@ -191,6 +196,7 @@ func (s *Server) Start() error {
 			gnet.WithTicker(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLog{}),
+			gnet.WithReadBufferCap(readBufferCap),
 		)
 		s.mu.Lock()
 		s.runErr = err

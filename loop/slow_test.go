@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/canopy-nats/canopy/internal/natstest"
+	"github.com/canopy-nats/canopy/loop"
 )
 
 // rawCID is the client_id the server gave a raw connection in its INFO.
@@ -141,6 +144,11 @@ func TestSlowConsumerWriteDeadline(t *testing.T) {
 	s, url := startCanopy(t, `write_deadline: "500ms"`)
 	const size, msgs = 16 << 10, 1024 // 16 MiB: more than the sockets hold
 	slow := dialRaw(t, s.ClientAddr().String())
+	// A small receive buffer keeps the kernel from absorbing the flood on
+	// the slow side (loopback autotuning otherwise grows it to many MiB).
+	if err := slow.conn.SetReadBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
 	slow.connect(quiet)
 	slow.send("SUB flood 1\r\n")
 	slow.flush()
@@ -172,7 +180,21 @@ func TestSlowConsumerWriteDeadline(t *testing.T) {
 		t.Fatalf("the reading subscriber got %d of %d", got.Load(), msgs)
 	}
 	// Not reading for a while is the point: the server must give up on
-	// its own within a few write deadlines.
+	// its own within a few write deadlines, without the client reading
+	// (the kernel may hold much of the flood, so reading would make
+	// progress and keep the connection alive).
+	natstest.WaitFor(t, 10*time.Second, "the slow subscriber to be closed", func() bool {
+		closed, err := s.Conns(loop.ConnsOptions{Closed: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ci := range closed {
+			if ci.Reason == "Slow Consumer (Write Deadline)" {
+				return true
+			}
+		}
+		return false
+	})
 	out := slow.closedWithin(10 * time.Second)
 	if len(out) >= size*msgs || strings.Contains(out, "-ERR") {
 		t.Errorf("slow subscriber got %d bytes (an -ERR: %v)", len(out), strings.Contains(out, "-ERR"))

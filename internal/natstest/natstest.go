@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +55,11 @@ func StartCanopy(t testing.TB, text string) *Canopy {
 	opts, _, err := conf.Load(path)
 	if err != nil {
 		t.Fatalf("canopy config: %v", err)
+	}
+	// Tests run two event loops unless the text says otherwise, so the
+	// cross-loop paths are exercised even where the default would be one.
+	if !strings.Contains(text, "loops") {
+		opts.Loops = 2
 	}
 	return StartCanopyOpts(t, opts, path)
 }
