@@ -1,7 +1,6 @@
 # Canopy's developer entry points. Everything installs from the Go module proxy.
 GO          ?= go
 BIN         := bin
-NATS_SERVER := .cache/bin/nats-server
 PKGS        := ./...
 
 .PHONY: build run test test-race bench bench-compare bench-quick lint fuzz clean
@@ -14,10 +13,13 @@ build:
 run: build
 	$(BIN)/canopy $(ARGS)
 
-# The whole test suite: real nats.go clients and a real nats-server v2.15.2.
+# The whole test suite: real nats.go clients and a real nats-server v2.15.2,
+# then the packages with cross-loop entry points again under the race
+# detector.
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 9m $(PKGS)
+	$(GO) test -race -count=1 -timeout 9m ./loop/... ./sublist/... ./auth/... ./leaf/... ./monitor/...
 
 # The packages with cross-loop entry points, under the race detector.
 test-race:
@@ -27,15 +29,16 @@ test-race:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./parser/ ./sublist/ ./auth/ ./loop/
 
-$(NATS_SERVER):
-	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/nats-io/nats-server/v2@v2.15.2
+# Canopy against nats-server v2.15.2 (built from the Go module proxy into
+# .cache/bin) on this machine: every scenario in alternation, 3 pairs,
+# medians and Canopy/nats-server ratios. The JSON report goes to
+# .cache/bench-compare.json.
+bench-compare: build
+	sh bench/bench-compare.sh --pairs 3 $(ARGS)
 
-# Canopy against nats-server v2.15.2 on this machine, every scenario, medians of 3 pairs.
-bench-compare: build $(NATS_SERVER)
-	$(BIN)/canopy-bench suite --a $(NATS_SERVER) --b $(BIN)/canopy --pairs 3 $(ARGS)
-
-bench-quick: build $(NATS_SERVER)
-	$(BIN)/canopy-bench suite --a $(NATS_SERVER) --b $(BIN)/canopy --quick $(ARGS)
+# The same, one pair per scenario: a quick look.
+bench-quick: build
+	sh bench/bench-compare.sh --quick $(ARGS)
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)

@@ -378,6 +378,17 @@ func linkIDs(s server) []uint64 {
 	return ids
 }
 
+// checkInMsgs asserts that s's links brought in exactly want messages
+// since base. nats-server adds a read's messages to its link counters only
+// after delivering them, so the figure is waited for before it is compared.
+func checkInMsgs(t testing.TB, s server, base, want int64, what string) {
+	t.Helper()
+	natstest.WaitFor(t, 5*time.Second, what, func() bool { return inMsgs(s)-base >= want })
+	if n := inMsgs(s) - base; n != want {
+		t.Fatalf("%s: %d messages came over the link, want %d", what, n, want)
+	}
+}
+
 // inMsgs is the number of messages s received over its leaf links.
 func inMsgs(s server) int64 {
 	var n int64
