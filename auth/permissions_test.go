@@ -236,10 +236,11 @@ func TestAllowResponsesConcurrent(t *testing.T) {
 		Response: &conf.ResponsePermission{MaxMsgs: 1 << 20, Expires: time.Hour},
 	})
 	c := NewChecker(p)
-	var wg sync.WaitGroup
+	var wg, rounds sync.WaitGroup
 	stop := make(chan struct{})
 	for g := range 3 {
 		wg.Add(1)
+		rounds.Add(1)
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
@@ -251,6 +252,9 @@ func TestAllowResponsesConcurrent(t *testing.T) {
 				c.AddReply(fmt.Appendf(nil, "_INBOX.%d.%d", g, i%64))
 				p.CanPublish([]byte("svc.x"))
 				p.DeniedForDelivery([]byte("svc.x"), "")
+				if i == 63 {
+					rounds.Done()
+				}
 			}
 		}()
 	}
@@ -258,6 +262,9 @@ func TestAllowResponsesConcurrent(t *testing.T) {
 		c.Publish(fmt.Appendf(nil, "_INBOX.%d.%d", i%3, i%64))
 		c.Publish([]byte("svc.a"))
 	}
+	// The publishing loop can finish before a goroutine is even scheduled
+	// (it did, on 2 cores): stop only once each has added all its replies.
+	rounds.Wait()
 	close(stop)
 	wg.Wait()
 	for g := range 3 {
