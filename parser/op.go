@@ -91,4 +91,9 @@ var (
 	// ErrNotConnected: the first op of a connection awaiting authentication
 	// is not CONNECT; -ERR 'Authorization Violation', then close.
 	ErrNotConnected = errors.New("parser: expected CONNECT")
+	// ErrStop is not a protocol error: a handler returns it to stop right
+	// after the op it was given (to finish that op asynchronously, say).
+	// Parse returns it, and Rest gives the bytes not yet parsed; the Parser
+	// stays usable.
+	ErrStop = errors.New("parser: stopped by the handler")
 )

@@ -53,6 +53,10 @@ type Parser struct {
 	// sc holds the unfinished tail of an op split across reads; nil
 	// otherwise, so an idle connection pins no scratch memory.
 	sc *chunk
+
+	// end is where in the buffer being parsed the op handed to the
+	// Handler ends, for Rest.
+	end int
 }
 
 // Parser states. Only the states that can be left unfinished at the end of
@@ -113,6 +117,18 @@ func (p *Parser) Parse(buf []byte, h Handler) error {
 		putFrame(f)
 	}
 	return err
+}
+
+// Rest is what the last Parse of buf left unparsed when a handler returned
+// ErrStop: the bytes that followed the op it stopped at, a slice of buf.
+// Call it right after that Parse, with the same buf; copy the result to
+// keep it. The Parser is in its start state, ready for those bytes (or
+// others) in a later Parse.
+func (p *Parser) Rest(buf []byte) []byte {
+	if p.end > len(buf) {
+		return nil
+	}
+	return buf[p.end:]
 }
 
 // Pending returns how many bytes of a split op the Parser currently holds in
@@ -369,6 +385,7 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 			p.state = stStart
 			f := p.frame(fp)
 			f.op = Op{Kind: p.kind}
+			p.end = i
 			if err := h.Op(&f.op); err != nil {
 				return err
 			}
@@ -394,6 +411,7 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 				return ErrTerminator
 			}
 			i++
+			p.end = i
 			if err := p.heldMsg(h, fp); err != nil {
 				return err
 			}
@@ -457,6 +475,7 @@ func (p *Parser) arg(buf []byte, i int, h Handler, fp **frame) (int, error) {
 	case Pub, HPub, LMsg, HMsg:
 	default:
 		p.state = stStart
+		p.end = i
 		err := h.Op(&f.op)
 		p.drop()
 		return i, err
@@ -474,6 +493,7 @@ func (p *Parser) arg(buf []byte, i int, h Handler, fp **frame) (int, error) {
 		}
 		f.op.Msg = rest[:size]
 		p.state = stStart
+		p.end = i + size + 2
 		err := h.Op(&f.op)
 		p.drop()
 		return i + size + 2, err
