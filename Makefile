@@ -2,6 +2,7 @@
 GO          ?= go
 BIN         := bin
 PKGS        := ./...
+NATS_CLI    := .cache/bin/nats
 
 .PHONY: build run test test-race bench bench-compare bench-quick lint fuzz clean
 
@@ -16,14 +17,18 @@ run: build
 # The whole test suite: real nats.go clients and a real nats-server v2.15.2,
 # then the packages with cross-loop entry points again under the race
 # detector.
-test:
+test: $(NATS_CLI)
 	$(GO) vet $(PKGS)
-	$(GO) test -count=1 -timeout 9m $(PKGS)
+	NATS_CLI=$(CURDIR)/$(NATS_CLI) $(GO) test -count=1 -timeout 9m $(PKGS)
 	$(GO) test -race -count=1 -timeout 9m ./loop/... ./sublist/... ./auth/... ./leaf/... ./monitor/...
 
 # The packages with cross-loop entry points, under the race detector.
 test-race:
 	$(GO) test -race -count=1 -timeout 9m ./loop/... ./sublist/... ./auth/... ./leaf/... ./monitor/...
+
+# The nats CLI, for the test that drives Canopy with it as a user would.
+$(NATS_CLI):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
 # Go benchmarks of the hot path (parser, sublist, auth, loop).
 bench:
