@@ -695,3 +695,21 @@ func confPermsFromJWT(jp *jwt.Permissions) *conf.Permissions {
 	}
 	return p
 }
+
+// Costly reports whether authenticating c means verifying a signature (an
+// nkey or a user JWT, some 100-300 µs) or comparing against a bcrypt hash
+// (tens of milliseconds), so that a caller on an event loop should do it
+// elsewhere rather than stall every connection of the loop. It is cheap and
+// safe for concurrent use.
+func (a *Authenticator) Costly(c *ConnectCreds) bool {
+	if c.JWT != "" || c.Nkey != "" || c.Sig != "" {
+		return true
+	}
+	if isBcrypt(a.token) || isBcrypt(a.password) {
+		return true
+	}
+	if u := a.users[c.User]; u != nil && isBcrypt(u.password) {
+		return true
+	}
+	return false
+}

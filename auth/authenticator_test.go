@@ -9,6 +9,7 @@ import (
 
 	"github.com/canopy-nats/canopy/conf"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func TestNonce(t *testing.T) {
@@ -392,4 +393,40 @@ func TestAuthenticateConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+func TestCostly(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(&conf.Options{Authorization: conf.Authorization{Users: []*conf.User{
+		{Username: "plain", Password: "pw"},
+		{Username: "hashed", Password: string(hash)},
+	}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		c    ConnectCreds
+		want bool
+	}{
+		{ConnectCreds{User: "plain", Pass: "pw"}, false},
+		{ConnectCreds{User: "hashed", Pass: "pw"}, true},
+		{ConnectCreds{User: "nobody", Pass: "pw"}, false},
+		{ConnectCreds{Nkey: "UABC", Sig: "x"}, true},
+		{ConnectCreds{JWT: "eyJ0"}, true},
+		{ConnectCreds{}, false},
+	} {
+		if got := a.Costly(&tc.c); got != tc.want {
+			t.Errorf("Costly(%+v) = %v, want %v", tc.c, got, tc.want)
+		}
+	}
+	tok, err := New(&conf.Options{Authorization: conf.Authorization{Token: string(hash)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !tok.Costly(&ConnectCreds{Token: "pw"}) {
+		t.Error("a bcrypt token is not costly")
+	}
 }
