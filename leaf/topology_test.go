@@ -535,3 +535,30 @@ func checkNoStorm(t *testing.T, servers []server, links map[string]bool) {
 		}
 	}
 }
+
+// TestLeafDiscovery: a hub advertises leafnode URLs (here, through
+// `advertise`, another hub's address) and the leaf adds what it learns to
+// its remote's list, so when the hub it was configured with goes away it
+// re-dials the discovered one.
+func TestLeafDiscovery(t *testing.T) {
+	t.Parallel()
+	for _, p := range pairings {
+		t.Run(p.name, func(t *testing.T) {
+			t.Parallel()
+			spare := start(t, p.hub, hubConfig("spare"))
+			hub := start(t, p.hub, fmt.Sprintf("server_name: hub\nleafnodes { listen: \"127.0.0.1:-1\", advertise: \"127.0.0.1:%d\" }\n", spare.LeafPort()))
+			lf := start(t, p.leaf, leafConfig("leaf", false, remoteTo(hub)))
+			waitLinks(t, hub, 1)
+			waitLinks(t, lf, 1)
+			hub.Stop()
+			waitLinks(t, spare, 1)
+			lc := connect(t, lf, "")
+			sc := connect(t, spare, "")
+			got, _ := subscribe(t, lc, "disc.x", "")
+			waitSub(t, spare, "disc.x", true)
+			publish(t, sc, "disc.x", "found")
+			flush(t, sc)
+			expect(t, got, "disc.x", "found")
+		})
+	}
+}
