@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
@@ -101,14 +102,18 @@ type client struct {
 	start        time.Time
 	nonce        string
 	meta         *clientMeta
-	leaf         *leafLink // set for leaf links only
-	maxSubs      int       // -1 or 0: unlimited
-	expires      int64     // unix nanos when the credentials lapse; 0 never
-	reason       closeReason
-	raddr        net.Addr
-	creds        *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
-	rttStart     int64              // unix nanos of the PING whose PONG measures rtt; 0: none out
-	rtt          int64              // the last round trip measured, nanos (see gotPong)
+	// authenticating is set while a CONNECT's credentials are checked off
+	// the loop; what arrives meanwhile waits in deferred.
+	authenticating bool
+	deferred       []byte
+	leaf           *leafLink // set for leaf links only
+	maxSubs        int       // -1 or 0: unlimited
+	expires        int64     // unix nanos when the credentials lapse; 0 never
+	reason         closeReason
+	raddr          net.Addr
+	creds          *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
+	rttStart       int64              // unix nanos of the PING whose PONG measures rtt; 0: none out
+	rtt            int64              // the last round trip measured, nanos (see gotPong)
 
 	// Shared: read from other loops.
 	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
@@ -249,8 +254,35 @@ func (c *client) processConnect(arg []byte) error {
 	creds := &auth.ConnectCreds{
 		User: o.User, Pass: o.Pass, Token: o.Token, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Host: c.ip(),
 	}
-	id, err := c.srv.auth.Authenticate(creds, c.nonce)
 	c.creds = keepCreds(creds)
+	if c.srv.auth.Costly(creds) {
+		// A signature or a bcrypt hash costs this loop's every connection
+		// 0.1 to 100 ms: check it on an auth worker and finish the CONNECT
+		// back here. What the client sent after it waits (resume).
+		c.authenticating = true
+		nonce := c.nonce
+		c.srv.authWork(func() {
+			id, err := c.srv.auth.Authenticate(creds, nonce)
+			c.onLoop(func() {
+				c.authenticating = false
+				if c.connectAuthenticated(&o, id, err) == nil {
+					c.resume()
+				}
+			})
+		})
+		return parser.ErrStop
+	}
+	id, err := c.srv.auth.Authenticate(creds, c.nonce)
+	return c.connectAuthenticated(&o, id, err)
+}
+
+// connectAuthenticated finishes a CONNECT once its credentials have been
+// checked.
+func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err error) error {
+	if c.closed.Load() {
+		return errClose
+	}
+	hdr := c.headers.Load()
 	if err != nil {
 		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
@@ -276,6 +308,47 @@ func (c *client) processConnect(arg []byte) error {
 		c.sendOK()
 	}
 	return nil
+}
+
+// onLoop runs f on c's loop, then writes what it queued. f is not run if
+// c has closed in the meantime.
+func (c *client) onLoop(f func()) {
+	_ = c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+		if c.closed.Load() {
+			return nil
+		}
+		c.w.now = time.Now().UnixNano()
+		f()
+		c.w.flush()
+		return nil
+	}))
+}
+
+// defer keeps bytes that arrived while a CONNECT was being authenticated
+// off the loop, within a bound: a client that floods before its
+// credentials are checked is closed.
+func (c *client) deferIn(b []byte) {
+	if len(c.deferred)+len(b) > c.srv.maxDeferred() {
+		c.closeWith(reasonProtocol, "")
+		return
+	}
+	c.deferred = append(c.deferred, b...)
+}
+
+// resume parses what arrived while the CONNECT was being authenticated.
+func (c *client) resume() {
+	for len(c.deferred) > 0 && !c.authenticating && !c.closed.Load() {
+		in := c.deferred
+		c.deferred = nil
+		if err := c.p.Parse(in, c); err != nil {
+			if err == parser.ErrStop {
+				c.deferred = append(c.deferred, c.p.Rest(in)...)
+				continue
+			}
+			c.parseError(err)
+			return
+		}
+	}
 }
 
 // bind attaches an authenticated identity to c: its account (counted

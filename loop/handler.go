@@ -99,8 +99,15 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	if w.backlog.Load() > 0 {
 		in = w.takeInbox()
 	}
-	if err := c.p.Parse(buf, c); err != nil {
-		c.parseError(err)
+	switch {
+	case c.authenticating:
+		c.deferIn(buf)
+	default:
+		if err := c.p.Parse(buf, c); err == parser.ErrStop {
+			c.deferIn(c.p.Rest(buf))
+		} else if err != nil {
+			c.parseError(err)
+		}
 	}
 	w.flush()
 	if in != nil {

@@ -91,6 +91,8 @@ type Server struct {
 	// brace; per-connection fields are appended to it.
 	infoJSON []byte
 
+	authq chan func() // costly authentications, see authwork.go
+
 	remotes     []*leaf.Remote
 	stopRemotes context.CancelFunc
 
@@ -146,6 +148,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	s.gacc = s.registerAccount(conf.GlobalAccount)
 	s.setupImports()
 	s.handler = &handler{srv: s}
+	s.startAuthWorkers()
 	return s, nil
 }
 
@@ -206,6 +209,8 @@ func (s *Server) Start() error {
 		default:
 			close(s.ready)
 		}
+		// The loops are gone: nothing submits authentication work now.
+		close(s.authq)
 		close(s.done)
 	}()
 	<-s.ready
