@@ -167,6 +167,9 @@ func (c *client) ip() string {
 
 // Op dispatches one parsed op. It implements parser.Handler.
 func (c *client) Op(op *parser.Op) error {
+	if c.srv.tracing.Load() {
+		c.traceIn(op)
+	}
 	if c.kind == kindLeaf {
 		return c.leafOp(op)
 	}
@@ -395,6 +398,9 @@ func (s *Server) firstPingDelay() int64 {
 }
 
 func (c *client) processPing() {
+	if c.srv.tracing.Load() {
+		c.traceOut([]byte("PONG"))
+	}
 	c.out = append(c.out, "PONG\r\n"...)
 	if c.connected && !c.infoSent && c.protocol >= 1 && c.kind == kindClient {
 		c.infoSent = true
@@ -404,12 +410,18 @@ func (c *client) processPing() {
 }
 
 func (c *client) sendOK() {
+	if c.srv.tracing.Load() {
+		c.traceOut([]byte("OK"))
+	}
 	c.out = append(c.out, "+OK\r\n"...)
 	c.w.markDirty(c)
 }
 
 // sendErr queues "-ERR 'text'"; the connection stays open.
 func (c *client) sendErr(text string) {
+	if c.srv.tracing.Load() {
+		c.traceOut([]byte("-ERR '" + text + "'"))
+	}
 	c.out = append(c.out, "-ERR '"...)
 	c.out = append(c.out, text...)
 	c.out = append(c.out, "'\r\n"...)

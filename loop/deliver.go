@@ -185,7 +185,11 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 	c.outMsgs.Add(1)
 	c.outBytes.Add(payloadLen(hdr, msg, headers))
 	if c.w == w {
+		start := len(c.out)
 		c.out = appendMsg(c.out, sub, subject, reply, hdr, msg, headers)
+		if w.srv.tracing.Load() {
+			c.traceOut(c.out[start:])
+		}
 		w.markDirty(c)
 		if last {
 			c.removeSub(sub)
@@ -197,6 +201,9 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 		b := w.batchFor(c.w)
 		start := len(b.buf)
 		b.buf = appendMsg(b.buf, sub, subject, reply, hdr, msg, headers)
+		if w.srv.tracing.Load() {
+			c.traceOut(b.buf[start:])
+		}
 		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start)})
 		if last {
 			b.segs = append(b.segs, segment{c: c, unsub: sub})

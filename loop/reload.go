@@ -100,6 +100,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if ls, ok := s.log.(interface{ SetLevels(debug, trace bool) }); ok {
 		ls.SetLevels(opts.Debug, opts.Trace)
 	}
+	s.tracing.Store(opts.Trace)
 	for _, key := range changed {
 		s.log.Noticef("Reloaded: %s", key)
 	}

@@ -91,7 +91,8 @@ type Server struct {
 	// brace; per-connection fields are appended to it.
 	infoJSON []byte
 
-	authq chan func() // costly authentications, see authwork.go
+	authq   chan func() // costly authentications, see authwork.go
+	tracing atomic.Bool // -V: log every op (trace.go)
 
 	remotes     []*leaf.Remote
 	stopRemotes context.CancelFunc
@@ -149,6 +150,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	s.setupImports()
 	s.handler = &handler{srv: s}
 	s.startAuthWorkers()
+	s.tracing.Store(opts.Trace)
 	return s, nil
 }
 
