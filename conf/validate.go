@@ -246,11 +246,13 @@ func (o *Options) validateAccounts(p *problems) {
 			kind := importKind(im)
 			from := byName[im.Account]
 			if from == nil {
-				p.add("accounts", "account %q imports %s %q from account %q, which is not defined", a.Name, kind, im.Subject, im.Account)
+				// nats-server's words (opts.go parseAccounts), so the two
+				// servers refuse a file alike.
+				p.add("accounts", "%q account not defined for %s import", im.Account, kind)
 				continue
 			}
 			if !exported(from, a.Name, im) {
-				p.add("accounts", "account %q imports %s %q from account %q, which does not export it to %q", a.Name, kind, im.Subject, im.Account, a.Name)
+				p.add("accounts", "Error adding %s import %q: %s import not authorized", kind, im.Subject, kind)
 			}
 			if im.Service {
 				to := cmp.Or(im.To, im.Subject)

@@ -61,13 +61,13 @@ func TestCrossKeyErrors(t *testing.T) {
 			`/tmp/x.conf:1:0: system account "$SYS" is not a configured account`,
 		}},
 		{"import from nowhere", "accounts {\n  A: { imports: [ { stream: { account: Z, subject: x } } ] }\n}", []string{
-			`/tmp/x.conf:1:0: account "A" imports stream "x" from account "Z", which is not defined`,
+			`/tmp/x.conf:1:0: "Z" account not defined for stream import`,
 		}},
 		{"import not exported", "accounts {\n  A: { exports: [ { stream: \"a.*\" } ] }\n  B: { imports: [ { stream: { account: A, subject: \"a.>\" } } ] }\n}", []string{
-			`/tmp/x.conf:1:0: account "B" imports stream "a.>" from account "A", which does not export it to "B"`,
+			`/tmp/x.conf:1:0: Error adding stream import "a.>": stream import not authorized`,
 		}},
 		{"import of a private export", "accounts {\n  A: { exports: [ { service: \"help\", accounts: [C] } ] }\n  B: { imports: [ { service: { account: A, subject: help } } ] }\n  C: {}\n}", []string{
-			`/tmp/x.conf:1:0: account "B" imports service "help" from account "A", which does not export it to "B"`,
+			`/tmp/x.conf:1:0: Error adding service import "help": service import not authorized`,
 		}},
 		{"export to nowhere", "accounts { A: { exports: [ { stream: a, accounts: [Z] } ] } }", []string{
 			`/tmp/x.conf:1:0: account "A" exports "a" to account "Z", which is not defined`,
