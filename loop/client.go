@@ -797,6 +797,14 @@ func (c *client) checkTimers(now int64) {
 		c.closeWith(reasonAuthExpired, auth.WireUserExpired)
 		return
 	}
+	// An account JWT's expiry ends every connection of the account, as
+	// nats-server's account timer does; new ones are refused by the
+	// authenticator from then on.
+	if a := c.acc; a != nil && a.info != nil && !a.info.Expires.IsZero() && now >= a.info.Expires.UnixNano() {
+		c.srv.log.Noticef("%s - Account Authentication Expired", c)
+		c.closeWith(reasonAuthExpired, auth.WireAccountExpired)
+		return
+	}
 	if c.stalledSince != 0 && now-c.stalledSince > int64(c.srv.opts.WriteDeadline) {
 		if c.conn.OutboundBuffered() > 0 {
 			c.w.stats.slowConsumers.Add(1)

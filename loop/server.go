@@ -415,8 +415,13 @@ func (s *Server) appendInfo(b []byte, c *client, connectInfo bool) []byte {
 	if connectInfo {
 		inf.Nonce = ""
 		inf.ConnectInfo = true
+		// The connection's own limit, which its user or account may have
+		// lowered (nats-server generateClientInfoJSON): nats.go takes it
+		// from this INFO and refuses larger publishes itself.
+		inf.MaxPayload = int32(c.p.MaxPayload)
 		if c.acc != nil {
 			inf.RemoteAccount = c.acc.name
+			inf.AccIsSys = c.acc.info != nil && c.acc.info.System
 		}
 	}
 	js, _ := json.Marshal(&inf)
