@@ -379,6 +379,10 @@ func (c *client) bind(id *auth.Identity) error {
 	if c.maxSubs == 0 {
 		c.maxSubs = c.srv.opts.MaxSubs
 	}
+	// From the server's limit, not from what an earlier CONNECT left: a
+	// second CONNECT as another user takes that user's limit, higher or
+	// lower, as nats-server's applyAccountLimits does.
+	c.p.MaxPayload = int(c.srv.opts.MaxPayload)
 	if id.MaxPayload > 0 && int(id.MaxPayload) < c.p.MaxPayload {
 		c.p.MaxPayload = int(id.MaxPayload)
 	}
