@@ -24,6 +24,7 @@ import (
 // trust is an operator with its preloaded accounts.
 type trust struct {
 	op      nkeys.KeyPair
+	sys     nkeys.KeyPair
 	sysPub  string
 	preload map[string]string // account public key -> account JWT
 }
@@ -31,7 +32,7 @@ type trust struct {
 func newTrust(t testing.TB) *trust {
 	t.Helper()
 	tr := &trust{op: newKey(t, nkeys.CreateOperator), preload: map[string]string{}}
-	_, tr.sysPub = tr.account(t, "SYS", nil)
+	tr.sys, tr.sysPub = tr.account(t, "SYS", nil)
 	return tr
 }
 
@@ -147,6 +148,19 @@ func (u *user) creds(t testing.TB) nats.Option {
 		t.Fatal(err)
 	}
 	return nats.UserCredentials(path)
+}
+
+// issuerAccount is the account the user belongs to.
+func (u *user) issuerAccount(t testing.TB) string {
+	t.Helper()
+	uc, err := jwt.DecodeUserClaims(u.jwt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uc.IssuerAccount != "" {
+		return uc.IssuerAccount
+	}
+	return uc.Issuer
 }
 
 // with connects with the given JWT and nonce signer instead of a file.
@@ -408,6 +422,52 @@ func TestOperatorLimits(t *testing.T) {
 		c.send("PUB orders.a 101\r\n" + strings.Repeat("x", 101) + "\r\n")
 		if got := c.closed(); got != "-ERR 'Maximum Payload Violation'\r\n" {
 			t.Fatalf("101 bytes: got %q", got)
+		}
+	})
+}
+
+// TestOperatorSecondConnect: a second CONNECT as another user takes that
+// user's limits, higher or lower, and the system account's users are told
+// so in the connect_info INFO.
+func TestOperatorSecondConnect(t *testing.T) {
+	tr := newTrust(t)
+	akp, apub := tr.account(t, "A", nil)
+	limited := newUser(t, akp, apub, func(uc *jwt.UserClaims) { uc.Limits.Payload = 100 })
+	plain := newUser(t, akp, apub, nil)
+	servers(t, tr.config(t), func(t *testing.T, addr string) {
+		c := rawJWT(t, addr, limited, true)
+		sig, err := plain.kp.Sign([]byte(infoField(t, c.info, "nonce")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.connect(fmt.Sprintf(`{"verbose":false,"jwt":%q,"sig":%q}`, plain.jwt, base64.RawURLEncoding.EncodeToString(sig)))
+		body := strings.Repeat("y", 200)
+		c.send("SUB big 1\r\nPUB big 200\r\n" + body + "\r\n")
+		if got := c.flush(); got != "MSG big 1 200\r\n"+body+"\r\n" {
+			t.Fatalf("200 bytes after a second CONNECT without a limit: got %.80q", got)
+		}
+
+		// The connect_info INFO says whether the account is the system
+		// account.
+		for _, tc := range []struct {
+			u   *user
+			sys bool
+		}{{newUser(t, tr.sys, tr.sysPub, nil), true}, {plain, false}} {
+			c := dialRaw(t, addr)
+			sig, err := tc.u.kp.Sign([]byte(infoField(t, c.info, "nonce")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.send(fmt.Sprintf("CONNECT {\"verbose\":false,\"protocol\":1,\"jwt\":%q,\"sig\":%q}\r\nPING\r\n",
+				tc.u.jwt, base64.RawURLEncoding.EncodeToString(sig)))
+			c.expect("PONG\r\n")
+			info := c.line()
+			if got := strings.Contains(info, `"acc_is_sys":true`); got != tc.sys {
+				t.Errorf("system account %v: INFO %s", tc.sys, info)
+			}
+			if !strings.Contains(info, `"remote_account":"`+tc.u.issuerAccount(t)+`"`) {
+				t.Errorf("INFO %s does not name the account", info)
+			}
 		}
 	})
 }
