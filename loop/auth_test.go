@@ -60,11 +60,11 @@ func accepted(t testing.TB, name, url string, opts ...nats.Option) *nats.Conn {
 // TestAuthPasswords: users with plain and bcrypt passwords, a single
 // user with a bcrypt password, a bcrypt token.
 func TestAuthPasswords(t *testing.T) {
+	bobHash := bcryptOf(t, "bob-pw")
 	users := `authorization { users: [
   {user: alice, password: "plain-pw"}
-  {user: bob, password: "` + bcryptOf(t, "bob-pw") + `"}
+  {user: bob, password: "` + bobHash + `"}
 ] }`
-	bobHash := users[strings.Index(users, "$2a$") : strings.Index(users, "$2a$")+60]
 	t.Run("users", func(t *testing.T) {
 		servers(t, users, func(t *testing.T, addr string) {
 			url := "nats://" + addr
@@ -257,7 +257,10 @@ func TestAccountMaxConnections(t *testing.T) {
 const threeAccountsConf = `
 accounts {
   A: {
-    users: [ {user: a, password: a} ]
+    users: [
+      {user: a, password: a}
+      {user: vip, password: vip, permissions: {subscribe: "vip.svc", allow_responses: true}}
+    ]
     exports: [
       {stream: "news.>"}
       {stream: "private.>", accounts: [B]}
@@ -338,8 +341,16 @@ func TestAccountsServices(t *testing.T) {
 			replies <- m.Reply
 			m.Respond(append([]byte("sum:"), m.Data...))
 		})
-		a.Subscribe("vip.svc", func(m *nats.Msg) { m.Respond([]byte("vip")) })
 		flush(t, a)
+		// The private service's responder may publish nothing but
+		// answers: the reply subject the import made up is tracked for it
+		// like any other.
+		errs, onErr := errorsOf(t)
+		vip := connect(t, "nats://vip:vip@"+addr, onErr)
+		vip.Subscribe("vip.svc", func(m *nats.Msg) { m.Respond([]byte("vip")) })
+		vip.Publish("vip.elsewhere", nil)
+		stillOpen(t, vip)
+		errs.next(pubViolation("vip.elsewhere"))
 		for _, tc := range []struct {
 			nc      *nats.Conn
 			subject string

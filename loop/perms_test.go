@@ -400,3 +400,100 @@ func TestPermsAllowResponses(t *testing.T) {
 		})
 	})
 }
+
+const queueDenyConf = `
+authorization {
+  users: [
+    {user: picky, password: picky, permissions: {subscribe: {allow: ">", deny: "jobs.secret"}}}
+    {user: any, password: any}
+  ]
+}
+`
+
+// TestPermsQueueDenyFilter: a queue member whose deny entry covers a
+// message never gets it; the group's other member does, every time, and
+// both share what neither denies.
+func TestPermsQueueDenyFilter(t *testing.T) {
+	servers(t, queueDenyConf, func(t *testing.T, addr string) {
+		picky := connect(t, "nats://picky:picky@"+addr)
+		anyone := connect(t, "nats://any:any@"+addr)
+		mp, err := picky.QueueSubscribeSync("jobs.*", "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ma, err := anyone.QueueSubscribeSync("jobs.*", "g")
+		if err != nil {
+			t.Fatal(err)
+		}
+		flush(t, picky)
+		flush(t, anyone)
+		const n = 200
+		for range n {
+			anyone.Publish("jobs.secret", nil)
+			anyone.Publish("jobs.open", nil)
+		}
+		flush(t, anyone)
+		flush(t, picky)
+		count := func(sub *nats.Subscription) map[string]int {
+			got := map[string]int{}
+			for {
+				m, err := sub.NextMsg(0)
+				if err != nil {
+					return got
+				}
+				got[m.Subject]++
+			}
+		}
+		// Both connections flushed after the publisher did: everything
+		// delivered is in their pending queues.
+		gp, ga := count(mp), count(ma)
+		if gp["jobs.secret"] != 0 || ga["jobs.secret"] != n {
+			t.Fatalf("jobs.secret: picky %d, any %d; want 0 and %d", gp["jobs.secret"], ga["jobs.secret"], n)
+		}
+		if gp["jobs.open"]+ga["jobs.open"] != n || gp["jobs.open"] == 0 || ga["jobs.open"] == 0 {
+			t.Fatalf("jobs.open: picky %d, any %d; want %d shared by both", gp["jobs.open"], ga["jobs.open"], n)
+		}
+	})
+}
+
+const wildSubConf = `
+authorization {
+  users: [
+    {user: w, password: w, permissions: {subscribe: {allow: ["events.>", "metrics.*.cpu"], deny: ["events.*.private"]}}}
+  ]
+}
+`
+
+// TestPermsWildcardSubscribe: wildcard subscriptions are checked as
+// subjects against the allow and deny entries.
+func TestPermsWildcardSubscribe(t *testing.T) {
+	servers(t, wildSubConf, func(t *testing.T, addr string) {
+		c := dialRaw(t, addr)
+		c.connect(`{"verbose":false,"user":"w","pass":"w"}`)
+		for i, tc := range []struct {
+			subject string
+			ok      bool
+		}{
+			{"events.*", true},
+			{"events.>", true},
+			{"events.a.*", true},
+			{"events.*.private", false},
+			{"events.a.private", false},
+			{">", false},
+			{"*.x", false},
+			{"metrics.*.cpu", true},
+			{"metrics.host.cpu", true},
+			{"metrics.*.*", false},
+			{"metrics.>", false},
+		} {
+			c.send(fmt.Sprintf("SUB %s %d\r\n", tc.subject, i))
+			want := ""
+			if !tc.ok {
+				want = fmt.Sprintf("-ERR 'Permissions Violation for Subscription to %q'\r\n", tc.subject)
+			}
+			if got := c.flush(); got != want {
+				t.Errorf("SUB %s: got %q, want %q", tc.subject, got, want)
+			}
+		}
+	})
+}
