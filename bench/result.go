@@ -48,6 +48,13 @@ type Result struct {
 	Latency *Latency     `json:"latency,omitempty"`
 	Conns   *ConnsResult `json:"conns,omitempty"`
 
+	// ServerCPU is the CPU time the server processes spent per delivery
+	// (per request for ReqRep), in nanoseconds, when the suite started
+	// them and could read /proc; 0 otherwise. On a machine where the load
+	// generator and the server share the cores, throughput is often the
+	// client's limit, and this is what tells the servers apart.
+	ServerCPU float64 `json:"server_cpu_ns_per_msg,omitempty"`
+
 	OK     bool     `json:"ok"`
 	Errors []string `json:"errors,omitempty"`
 }
@@ -101,6 +108,7 @@ const (
 	MetricMax      = "max"
 	MetricConnMem  = "mem/conn"
 	MetricConnRate = "conns/s"
+	MetricCPU      = "server CPU"
 )
 
 // Metrics lists the numbers of the result that are worth comparing, the
@@ -117,6 +125,9 @@ func (r *Result) Metrics() []Metric {
 				Metric{MetricP999, "us", l.P999, false},
 				Metric{MetricMax, "us", l.Max, false})
 		}
+		if r.ServerCPU > 0 {
+			ms = append(ms, Metric{MetricCPU, "ns/req", r.ServerCPU, false})
+		}
 		return ms
 	case Conns:
 		var ms []Metric
@@ -125,10 +136,14 @@ func (r *Result) Metrics() []Metric {
 		}
 		return append(ms, Metric{MetricConnRate, "conns/s", r.MsgsPerSec, true})
 	default:
-		return []Metric{
+		ms := []Metric{
 			{MetricMsgs, "msgs/s", r.MsgsPerSec, true},
 			{MetricMB, "MB/s", r.MBPerSec, true},
 		}
+		if r.ServerCPU > 0 {
+			ms = append(ms, Metric{MetricCPU, "ns/msg", r.ServerCPU, false})
+		}
+		return ms
 	}
 }
 
