@@ -78,8 +78,8 @@ func signAccount(t testing.TB, pub, name string, edit func(*jwt.AccountClaims), 
 	return tok
 }
 
-// config is the server configuration that trusts the operator.
-func (tr *trust) config(t testing.TB) string {
+// operatorJWT is the operator's own JWT, naming the system account.
+func (tr *trust) operatorJWT(t testing.TB) string {
 	t.Helper()
 	oc := jwt.NewOperatorClaims(pubKey(t, tr.op))
 	oc.Name = "OP"
@@ -88,13 +88,26 @@ func (tr *trust) config(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return tok
+}
+
+// config is the server configuration that trusts the operator, with its
+// JWT inline.
+func (tr *trust) config(t testing.TB) string {
+	t.Helper()
+	return tr.configWith(t, tr.operatorJWT(t))
+}
+
+// configWith is config with operator: set to op, a JWT or a file path.
+func (tr *trust) configWith(t testing.TB, op string) string {
+	t.Helper()
 	keys := make([]string, 0, len(tr.preload))
 	for k := range tr.preload {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	var b strings.Builder
-	fmt.Fprintf(&b, "operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n", tok, tr.sysPub)
+	fmt.Fprintf(&b, "operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n", op, tr.sysPub)
 	for _, k := range keys {
 		fmt.Fprintf(&b, "  %s: %q\n", k, tr.preload[k])
 	}
@@ -193,13 +206,12 @@ func rawJWT(t testing.TB, addr string, u *user, sign bool) *raw {
 func TestOperatorAuth(t *testing.T) {
 	tr := newTrust(t)
 	sk := newKey(t, nkeys.CreateAccount)
-	var revoked *user
 	akp, apub := tr.account(t, "A", func(ac *jwt.AccountClaims) {
 		ac.SigningKeys.Add(pubKey(t, sk))
 	})
 	// A revocation covers the JWTs the user was issued until then; the
 	// account is signed again with it.
-	revoked = newUser(t, akp, apub, nil)
+	revoked := newUser(t, akp, apub, nil)
 	tr.preload[apub] = signAccount(t, apub, "A", func(ac *jwt.AccountClaims) {
 		ac.SigningKeys.Add(pubKey(t, sk))
 		ac.RevokeAt(revoked.pub, time.Now().Add(time.Minute))
@@ -357,10 +369,13 @@ func TestOperatorAccountConnections(t *testing.T) {
 }
 
 // TestOperatorLimits: the user JWT's max subscriptions and max payload,
-// and its permissions.
+// the account JWT's, and the user's permissions.
 func TestOperatorLimits(t *testing.T) {
 	tr := newTrust(t)
-	akp, apub := tr.account(t, "A", func(ac *jwt.AccountClaims) { ac.Limits.Payload = 4096 })
+	akp, apub := tr.account(t, "A", func(ac *jwt.AccountClaims) {
+		ac.Limits.Payload = 4096
+		ac.Limits.Subs = 3
+	})
 	limited := newUser(t, akp, apub, func(uc *jwt.UserClaims) {
 		uc.Subs = 2
 		uc.Limits.Payload = 100
@@ -407,6 +422,16 @@ func TestOperatorLimits(t *testing.T) {
 		if m := next(t, s1); string(m.Data) != "still here" {
 			t.Fatalf("got %q", m.Data)
 		}
+		// The account's limit binds a user without one of its own.
+		oerrs, onOErr := errorsOf(t)
+		other2 := connect(t, url, plain.creds(t), onOErr)
+		for i := range 4 {
+			if _, err := other2.SubscribeSync(fmt.Sprintf("s.%d", i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stillOpen(t, other2)
+		oerrs.next("nats: server maximum subscriptions exceeded")
 
 		// The same on the wire, and the payload limit enforced by the
 		// server for a client that ignores it.
@@ -469,5 +494,25 @@ func TestOperatorSecondConnect(t *testing.T) {
 				t.Errorf("INFO %s does not name the account", info)
 			}
 		}
+	})
+}
+
+// TestOperatorJWTFile: operator: names a file holding the operator JWT,
+// decorated as nsc writes it.
+func TestOperatorJWTFile(t *testing.T) {
+	tr := newTrust(t)
+	akp, apub := tr.account(t, "A", nil)
+	u := newUser(t, akp, apub, nil)
+	data, err := jwt.DecorateJWT(tr.operatorJWT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "op.jwt")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	servers(t, tr.configWith(t, path), func(t *testing.T, addr string) {
+		accepted(t, "user", "nats://"+addr, u.creds(t))
+		refused(t, "no JWT", "nats://"+addr)
 	})
 }
