@@ -41,8 +41,12 @@ type subscription struct {
 	filter *auth.Permissions
 
 	// Shared: read by publishers on any loop.
-	max    atomic.Int64 // deliver at most this many in total; 0 means no limit
-	nm     atomic.Int64 // delivered so far
+	max atomic.Int64 // deliver at most this many in total; 0 means no limit
+	nm  atomic.Int64 // publishers' count towards max, kept only while max is set
+	// seen counts deliveries as the owner's loop writes them: the figure
+	// for UNSUB's max and for /subsz. Only that loop adds to it, so the
+	// count costs no cache line shared between cores.
+	seen   atomic.Int64
 	weight atomic.Int32 // leaf queue interest: members behind the link
 }
 

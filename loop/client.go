@@ -127,6 +127,31 @@ type client struct {
 	inBytes    atomic.Int64
 	outMsgs    atomic.Int64
 	outBytes   atomic.Int64
+
+	// The loop counts in these plain fields and publishes them to the
+	// atomics above once per event (syncStats), not once per message.
+	nIn, nInBytes, nOut, nOutBytes int64
+}
+
+// countIn counts a message c published (or brought over its link).
+func (c *client) countIn(n int) {
+	c.nIn++
+	c.nInBytes += int64(n)
+	c.w.nIn++
+	c.w.nInBytes += int64(n)
+}
+
+// syncStats publishes c's counters for monitoring, which reads them from
+// other goroutines.
+func (c *client) syncStats() {
+	if c.nIn != c.inMsgs.Load() {
+		c.inMsgs.Store(c.nIn)
+		c.inBytes.Store(c.nInBytes)
+	}
+	if c.nOut != c.outMsgs.Load() {
+		c.outMsgs.Store(c.nOut)
+		c.outBytes.Store(c.nOutBytes)
+	}
 }
 
 // clientMeta is what CONNECT told about the client; allocated only when it
@@ -322,6 +347,7 @@ func (c *client) onLoop(f func()) {
 		}
 		c.w.now = time.Now().UnixNano()
 		f()
+		c.syncStats()
 		c.w.flush()
 		return nil
 	}))
@@ -517,14 +543,12 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 func (c *client) processUnsub(sid []byte, max int64) error {
 	sub, ok := c.subs[string(sid)]
 	if ok {
-		if max > 0 && max > sub.nm.Load() {
+		if max > 0 && max > sub.seen.Load() {
+			// Publishers count towards the max from what this loop has
+			// delivered so far; the max is stored last, so a publisher that
+			// sees it also sees the count.
+			sub.nm.Store(sub.seen.Load())
 			sub.max.Store(max)
-			// A publisher on another loop may have counted up to max
-			// before it could see the max, so nobody else removes the
-			// subscription: check again now that the max is visible.
-			if sub.nm.Load() >= max {
-				c.removeSub(sub)
-			}
 		} else {
 			c.removeSub(sub)
 		}
@@ -553,10 +577,7 @@ func (c *client) removeAllSubs() {
 
 // processPub handles PUB and HPUB: checks, then delivery.
 func (c *client) processPub(subject, reply []byte, hdr int, msg []byte) error {
-	c.inMsgs.Add(1)
-	c.inBytes.Add(int64(len(msg)))
-	c.w.stats.inMsgs.Add(1)
-	c.w.stats.inBytes.Add(int64(len(msg)))
+	c.countIn(len(msg))
 	if c.pedantic && !sublist.ValidLiteral(string(subject)) {
 		c.sendErr(errInvalidPubSubj)
 	}

@@ -165,12 +165,12 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 	if sub.filter != nil && sub.filter.DeniedForDelivery(subject, sub.queue) {
 		return false
 	}
-	// Every delivery is counted, so that an UNSUB with a max knows how
-	// many went before it. The max is read after counting; processUnsub
-	// relies on that order.
-	k := sub.nm.Add(1)
+	// Only a subscription with a max (an UNSUB with a count) is counted
+	// here, by every publisher; plain deliveries are counted by the
+	// receiver's own loop (seen), so no counter is shared between cores.
 	last := false
 	if m := sub.max.Load(); m > 0 {
+		k := sub.nm.Add(1)
 		if k > m {
 			return false
 		}
@@ -182,9 +182,10 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 		}
 	}
 	headers := c.headers.Load()
-	c.outMsgs.Add(1)
-	c.outBytes.Add(payloadLen(hdr, msg, headers))
 	if c.w == w {
+		sub.seen.Add(1)
+		c.nOut++
+		c.nOutBytes += payloadLen(hdr, msg, headers)
 		start := len(c.out)
 		c.out = appendMsg(c.out, sub, subject, reply, hdr, msg, headers)
 		if w.srv.tracing.Load() {
@@ -204,13 +205,14 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 		if w.srv.tracing.Load() {
 			c.traceOut(b.buf[start:])
 		}
-		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start)})
+		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start), sub: sub,
+			payload: int32(payloadLen(hdr, msg, headers))})
 		if last {
 			b.segs = append(b.segs, segment{c: c, unsub: sub})
 		}
 	}
-	w.stats.outMsgs.Add(1)
-	w.stats.outBytes.Add(int64(len(msg)))
+	w.nOut++
+	w.nOutBytes += int64(len(msg))
 	return true
 }
 
@@ -222,9 +224,9 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 		return false
 	}
 	headers := c.headers.Load()
-	c.outMsgs.Add(1)
-	c.outBytes.Add(payloadLen(hdr, msg, headers))
 	if c.w == w {
+		c.nOut++
+		c.nOutBytes += payloadLen(hdr, msg, headers)
 		c.out = leaf.AppendMsg(c.out, subject, reply, t.qs, hdr, msg, headers)
 		w.markDirty(c)
 	} else {
@@ -234,10 +236,11 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 		b := w.batchFor(c.w)
 		start := len(b.buf)
 		b.buf = leaf.AppendMsg(b.buf, subject, reply, t.qs, hdr, msg, headers)
-		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start)})
+		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start),
+			payload: int32(payloadLen(hdr, msg, headers))})
 	}
-	w.stats.outMsgs.Add(1)
-	w.stats.outBytes.Add(int64(len(msg)))
+	w.nOut++
+	w.nOutBytes += int64(len(msg))
 	return true
 }
 

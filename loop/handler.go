@@ -109,6 +109,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 			c.parseError(err)
 		}
 	}
+	c.syncStats()
 	w.flush()
 	if in != nil {
 		w.releaseBatches(in)

@@ -711,10 +711,7 @@ func (c *client) leafMsg(subject, reply []byte, queues [][]byte, hdr int, msg []
 	if c.acc == nil || !c.leaf.established {
 		return c.closeWith(reasonAuthFailure, errAuthViolation)
 	}
-	c.inMsgs.Add(1)
-	c.inBytes.Add(int64(len(msg)))
-	c.w.stats.inMsgs.Add(1)
-	c.w.stats.inBytes.Add(int64(len(msg)))
+	c.countIn(len(msg))
 	l := c.leaf
 	switch {
 	case l.spoke:

@@ -597,6 +597,7 @@ func (c *client) replaceSub(sub *subscription, perms *auth.Permissions, filter b
 	}
 	ns.max.Store(sub.max.Load())
 	ns.nm.Store(sub.nm.Load())
+	ns.seen.Store(sub.seen.Load())
 	c.removeSub(sub)
 	if err := c.acc.addSub(c.w, ns); err != nil {
 		return

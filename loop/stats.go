@@ -295,7 +295,7 @@ func (sub *subscription) info(account string) SubInfo {
 		Subject: sub.subject,
 		Queue:   sub.queue,
 		SID:     sub.sid,
-		Msgs:    sub.nm.Load(),
+		Msgs:    sub.seen.Load(),
 		Max:     sub.max.Load(),
 		CID:     sub.c.cid,
 	}

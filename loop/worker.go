@@ -42,6 +42,9 @@ type worker struct {
 	proto     []byte                 // scratch for protocol lines to other connections
 	stats     workerStats
 	now       int64 // unix nanos at the start of the current event
+	// Message counters, counted plainly by the loop and published to
+	// stats at the end of each event (flush).
+	nIn, nInBytes, nOut, nOutBytes int64
 
 	// Shared with other loops: guarded by mu.
 	mu        sync.Mutex
@@ -78,10 +81,12 @@ type batch struct {
 // segment is one message of a batch, or, when unsub is set, the news that
 // an auto-unsubscribing subscription has had its last message.
 type segment struct {
-	c     *client
-	n     int32
-	proto bool // protocol lines (LS+, LS-), not a message
-	unsub *subscription
+	c       *client
+	n       int32
+	payload int32         // the message's payload bytes, for the receiver's figures
+	proto   bool          // protocol lines (LS+, LS-), not a message
+	sub     *subscription // the subscription a message is for, counted on arrival
+	unsub   *subscription
 }
 
 var batchPool = sync.Pool{New: func() any {
@@ -147,12 +152,28 @@ func (w *worker) flush() {
 	if len(w.congested) > 0 {
 		w.waitCongested()
 	}
+	// The figures go out before the bytes: a client that has its PONG
+	// finds them up to date in the monitoring endpoints.
+	w.syncStats()
 	for i, c := range w.dirty {
 		w.dirty[i] = nil
 		c.dirty = false
+		c.syncStats()
 		c.flushOut()
 	}
 	w.dirty = w.dirty[:0]
+}
+
+// syncStats publishes the loop's counters for monitoring.
+func (w *worker) syncStats() {
+	if w.nIn != w.stats.inMsgs.Load() {
+		w.stats.inMsgs.Store(w.nIn)
+		w.stats.inBytes.Store(w.nInBytes)
+	}
+	if w.nOut != w.stats.outMsgs.Load() {
+		w.stats.outMsgs.Store(w.nOut)
+		w.stats.outBytes.Store(w.nOutBytes)
+	}
 }
 
 // push hands a batch to w from another loop.
@@ -197,10 +218,18 @@ func (w *worker) takeInbox() []*batch {
 		for _, sg := range b.segs {
 			end := off + int(sg.n)
 			if c := sg.c; !c.closed.Load() {
-				if sg.unsub != nil {
+				switch {
+				case sg.unsub != nil:
 					c.removeSub(sg.unsub)
-				} else {
+				case sg.proto:
 					c.queueSlice(b.buf[off:end])
+				default:
+					c.queueSlice(b.buf[off:end])
+					c.nOut++
+					c.nOutBytes += int64(sg.payload)
+					if sg.sub != nil {
+						sg.sub.seen.Add(1)
+					}
 				}
 			}
 			off = end
