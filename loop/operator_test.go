@@ -516,3 +516,47 @@ func TestOperatorJWTFile(t *testing.T) {
 		refused(t, "no JWT", "nats://"+addr)
 	})
 }
+
+// TestOperatorScopedSigningKey: a user issued by a scoped signing key
+// gets the scope's template permissions and limits, with {{name()}}
+// expanded, and nothing of its own.
+func TestOperatorScopedSigningKey(t *testing.T) {
+	tr := newTrust(t)
+	scoped := newKey(t, nkeys.CreateAccount)
+	akp, apub := tr.account(t, "A", func(ac *jwt.AccountClaims) {
+		sc := jwt.NewUserScope()
+		sc.Key = pubKey(t, scoped)
+		sc.Template.Pub.Allow.Add("svc.{{name()}}.>")
+		sc.Template.Sub.Allow.Add("_INBOX.>", "svc.{{name()}}.>")
+		sc.Template.Subs = 2
+		ac.SigningKeys.AddScopedSigner(sc)
+	})
+	bob := newUser(t, scoped, apub, func(uc *jwt.UserClaims) {
+		uc.Name = "bob"
+		uc.SetScoped(true)
+	})
+	watcher := newUser(t, akp, apub, nil)
+	servers(t, tr.config(t), func(t *testing.T, addr string) {
+		url := "nats://" + addr
+		w := connect(t, url, watcher.creds(t))
+		seen, _ := w.SubscribeSync("svc.>")
+		flush(t, w)
+		errs, onErr := errorsOf(t)
+		nc := connect(t, url, bob.creds(t), onErr)
+		nc.Publish("svc.bob.ping", nil)
+		nc.Publish("svc.alice.ping", nil)
+		nc.SubscribeSync("svc.alice.>")
+		nc.SubscribeSync("svc.bob.a")
+		nc.SubscribeSync("svc.bob.b")
+		nc.SubscribeSync("svc.bob.c")
+		stillOpen(t, nc)
+		errs.next(pubViolation("svc.alice.ping"))
+		errs.next(subViolation("svc.alice.>", ""))
+		errs.next("nats: server maximum subscriptions exceeded")
+		if got := subjects(t, seen, 1); got[0] != "svc.bob.ping" {
+			t.Fatalf("watcher saw %v", got)
+		}
+		flush(t, w)
+		none(t, seen)
+	})
+}
