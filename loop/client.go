@@ -46,6 +46,7 @@ const (
 	reasonWriteError     closeReason = "Write Error"
 	reasonReadError      closeReason = "Read Error"
 	reasonAuthExpired    closeReason = "Authentication Expired"
+	reasonMaxSubs        closeReason = "Maximum Subscriptions Exceeded"
 )
 
 // The -ERR texts of nats-server v2.15.2 (PROTOCOL.md 2.8).
@@ -107,7 +108,7 @@ type client struct {
 	authenticating bool
 	deferred       []byte
 	leaf           *leafLink // set for leaf links only
-	maxSubs        int       // -1 or 0: unlimited
+	maxSubs        int       // -1: unlimited; 0 (a JWT's subs: 0): none at all
 	expires        int64     // unix nanos when the credentials lapse; 0 never
 	reason         closeReason
 	raddr          net.Addr
@@ -401,10 +402,10 @@ func (c *client) bind(id *auth.Identity) error {
 	if id.Perms != nil {
 		c.perms.Store(auth.NewChecker(id.Perms))
 	}
+	// The identity's limit already has the server's folded in. Zero is a
+	// limit, not its absence: a user whose JWT says subs: 0 may not
+	// subscribe at all (and is closed at the next tick, see checkTimers).
 	c.maxSubs = id.MaxSubs
-	if c.maxSubs == 0 {
-		c.maxSubs = c.srv.opts.MaxSubs
-	}
 	// From the server's limit, not from what an earlier CONNECT left: a
 	// second CONNECT as another user takes that user's limit, higher or
 	// lower, as nats-server's applyAccountLimits does.
@@ -521,7 +522,7 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 		c.sendSubViolation(subj, q)
 		return nil
 	}
-	if c.maxSubs > 0 && len(c.subs) >= c.maxSubs {
+	if c.maxSubs >= 0 && len(c.subs) >= c.maxSubs {
 		c.sendErr(errMaxSubs)
 		return nil
 	}
@@ -828,6 +829,13 @@ func (c *client) checkTimers(now int64) {
 	if a := c.acc; a != nil && a.info != nil && !a.info.Expires.IsZero() && now >= a.info.Expires.UnixNano() {
 		c.srv.log.Noticef("%s - Account Authentication Expired", c)
 		c.closeWith(reasonAuthExpired, auth.WireAccountExpired)
+		return
+	}
+	// A zero subscription limit ends the connection soon after its
+	// CONNECT, with the error its SUBs get, as nats-server's
+	// applyAccountLimits does (it closes 20 ms after).
+	if c.maxSubs == 0 && c.connected && c.kind == kindClient {
+		c.closeWith(reasonMaxSubs, errMaxSubs)
 		return
 	}
 	if c.stalledSince != 0 && now-c.stalledSince > int64(c.srv.opts.WriteDeadline) {

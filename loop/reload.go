@@ -548,10 +548,7 @@ func (c *client) rebind(id *auth.Identity) {
 	if old != nil {
 		oldPerms = old.Permissions()
 	}
-	c.maxSubs = id.MaxSubs
-	if c.maxSubs == 0 {
-		c.maxSubs = c.srv.opts.MaxSubs
-	}
+	c.maxSubs = id.MaxSubs // as in bind: zero allows none
 	c.expires = 0
 	if !id.Expires.IsZero() {
 		c.expires = id.Expires.UnixNano()
