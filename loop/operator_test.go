@@ -560,3 +560,27 @@ func TestOperatorScopedSigningKey(t *testing.T) {
 		none(t, seen)
 	})
 }
+
+// TestOperatorZeroSubs: a user JWT with subs: 0 may not subscribe at all,
+// and the server closes its connection right after the CONNECT with the
+// same error (nats-server sends it from a goroutine, so the lines come in
+// either order there).
+func TestOperatorZeroSubs(t *testing.T) {
+	tr := newTrust(t)
+	akp, apub := tr.account(t, "A", nil)
+	u := newUser(t, akp, apub, func(uc *jwt.UserClaims) { uc.Subs = 0 })
+	servers(t, tr.config(t), func(t *testing.T, addr string) {
+		c := dialRaw(t, addr)
+		s, err := u.kp.Sign([]byte(infoField(t, c.info, "nonce")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.send(fmt.Sprintf("CONNECT {\"verbose\":false,\"jwt\":%q,\"sig\":%q}\r\nPING\r\nSUB a 1\r\n",
+			u.jwt, base64.RawURLEncoding.EncodeToString(s)))
+		lines := strings.SplitAfter(c.closed(), "\r\n")
+		sort.Strings(lines)
+		if got := strings.Join(lines, ""); got != "-ERR 'maximum subscriptions exceeded'\r\n-ERR 'maximum subscriptions exceeded'\r\nPONG\r\n" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
