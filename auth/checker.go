@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"sync"
 	"time"
 )
@@ -69,14 +68,23 @@ func (c *Checker) Permissions() *Permissions { return c.perms }
 
 // Publish reports whether the connection may publish to subject: the
 // permission verdict, cached, or else a tracked reply (allow_responses),
-// which is consumed by the call. A cached verdict costs one map lookup and
-// no allocation. subject is not retained. Owner loop only.
+// which is consumed by the call. The last subject's verdict costs a byte
+// comparison, inlined into the caller, any other cached one a map lookup;
+// neither allocates. subject is not retained. Owner loop only.
 func (c *Checker) Publish(subject []byte) bool {
+	// A publisher repeating its last subject is the common case: a byte
+	// comparison, kept small enough to be inlined into the caller. The
+	// memo is only ever set when publishing is restricted.
+	if string(subject) == string(c.last) && len(subject) != 0 {
+		return c.lastOK
+	}
+	return c.publish(subject)
+}
+
+// publish is Publish past the memo.
+func (c *Checker) publish(subject []byte) bool {
 	if !c.perms.publishRestricted() {
 		return true
-	}
-	if c.last != nil && bytes.Equal(subject, c.last) {
-		return c.lastOK
 	}
 	v, ok := c.pub[string(subject)]
 	if !ok {
