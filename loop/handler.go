@@ -133,7 +133,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		c.acc.nconns.Add(-1)
 	}
 	c.p.Release()
-	c.out = nil
+	c.out, c.iov, c.deferred = nil, nil, nil
 	if c.kind == kindClient {
 		h.srv.nclients.Add(-1)
 	}
