@@ -87,10 +87,6 @@ type Server struct {
 	nclients atomic.Int64 // client connections open (for max_connections)
 	total    atomic.Uint64
 
-	// infoJSON is the static part of the client INFO, without the closing
-	// brace; per-connection fields are appended to it.
-	infoJSON []byte
-
 	authq   chan func() // costly authentications, see authwork.go
 	tracing atomic.Bool // -V: log every op (trace.go)
 
