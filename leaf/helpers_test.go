@@ -147,29 +147,9 @@ type natsServer struct {
 // before the server starts so that nothing it says is missed.
 func startNATS(t testing.TB, text string) *natsServer {
 	t.Helper()
-	path := natstest.WriteConfig(t, "nats.conf", text)
-	opts, err := natsserver.ProcessConfigFile(path)
-	if err != nil {
-		t.Fatalf("nats-server config: %v", err)
-	}
-	if opts.Host == "" {
-		opts.Host = "127.0.0.1"
-	}
-	if opts.Port == 0 {
-		opts.Port = -1
-	}
-	opts.NoSigs = true
-	s, err := natsserver.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
 	sink := newLogSink("nats", os.Getenv("NATS_TEST_LOG") != "")
-	s.SetLogger(sink, false, false)
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("nats-server did not start")
-	}
-	n := &natsServer{s: s, opts: opts, log: sink}
+	ns := natstest.StartNATSLogger(t, text, sink)
+	n := &natsServer{s: ns.Server, opts: ns.Opts(), log: sink}
 	t.Cleanup(n.Stop)
 	return n
 }

@@ -112,6 +112,14 @@ type NATS struct {
 // listen/port in the text it listens on 127.0.0.1 on a free port.
 func StartNATS(t testing.TB, text string) *NATS {
 	t.Helper()
+	return StartNATSLogger(t, text, nil)
+}
+
+// StartNATSLogger is StartNATS with a logger of the test's, set before the
+// server starts so that nothing it says is missed (nil: quiet, or stderr
+// with NATS_TEST_LOG set).
+func StartNATSLogger(t testing.TB, text string, log server.Logger) *NATS {
+	t.Helper()
 	path := WriteConfig(t, "nats.conf", text)
 	opts, err := server.ProcessConfigFile(path)
 	if err != nil {
@@ -124,14 +132,17 @@ func StartNATS(t testing.TB, text string) *NATS {
 		opts.Port = -1
 	}
 	opts.NoSigs = true
-	if os.Getenv("NATS_TEST_LOG") == "" {
+	if log == nil && os.Getenv("NATS_TEST_LOG") == "" {
 		opts.NoLog = true
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatalf("nats-server: %v", err)
 	}
-	if os.Getenv("NATS_TEST_LOG") != "" {
+	switch {
+	case log != nil:
+		s.SetLogger(log, false, false)
+	case os.Getenv("NATS_TEST_LOG") != "":
 		s.ConfigureLogger()
 	}
 	go s.Start()
@@ -145,6 +156,9 @@ func StartNATS(t testing.TB, text string) *NATS {
 	})
 	return n
 }
+
+// Opts are the options the server runs with.
+func (n *NATS) Opts() *server.Options { return n.opts }
 
 // LeafPort is the nats-server leafnode listener's port (nats-server writes
 // the port it bound back into its options when the config says -1).
