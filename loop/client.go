@@ -853,8 +853,10 @@ func (c *client) checkTimers(now int64) {
 		interval := int64(c.srv.opts.PingInterval)
 		c.nextPing = now + interval
 		// A client, or a leaf for which we are the hub, that sent something
-		// recently is alive; a spoke pings its hub regardless.
-		if c.connected && now-c.lastIn < interval && (c.kind == kindClient || !c.leaf.spoke) {
+		// recently is alive; a spoke pings its hub regardless, and so does
+		// every connection whose round trip is not measured yet, as
+		// nats-server's first PING always goes.
+		if c.connected && c.rtt != 0 && now-c.lastIn < interval && (c.kind == kindClient || !c.leaf.spoke) {
 			return
 		}
 		if c.pingsOut+1 > c.srv.opts.MaxPingsOut {
