@@ -260,6 +260,12 @@ func (c *client) processConnect(arg []byte) error {
 	// so what it leaves out does not change.
 	o := connectOpts{Verbose: c.verbose, Pedantic: c.pedantic, Echo: c.echo,
 		Headers: c.headers.Load(), NoResponders: c.noResponders, Protocol: c.protocol}
+	if p := c.creds; p != nil {
+		// The credentials too: a second CONNECT that names none keeps
+		// the first one's (its signature then covers this connection's
+		// nonce all the same).
+		o.User, o.Pass, o.Token, o.Nkey, o.Sig, o.JWT = p.User, p.Pass, p.Token, p.Nkey, p.Sig, p.JWT
+	}
 	if err := json.Unmarshal(arg, &o); err != nil {
 		return c.closeWith(reasonParse, "")
 	}

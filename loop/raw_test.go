@@ -416,6 +416,11 @@ func TestSecondConnectAuth(t *testing.T) {
 		if got := c.closed(); got != "-ERR 'Authorization Violation'\r\n" {
 			t.Fatalf("got %q", got)
 		}
+		// A second CONNECT that names no credentials keeps the first one's.
+		k := dialRaw(t, addr)
+		k.connect(`{"verbose":false,"auth_token":"s3cr3t"}`)
+		k.send(`CONNECT {"verbose":false}` + "\r\nPING\r\n")
+		k.expect("PONG\r\n")
 	})
 }
 
