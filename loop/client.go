@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/canopy-nats/canopy/auth"
 	"github.com/canopy-nats/canopy/parser"
@@ -98,11 +99,15 @@ type client struct {
 	nextPing     int64
 	lastIn       int64
 	stalledSince int64
-	lastOut      int64    // unix nanos of the last write, for idleOut
-	iov          [][]byte // pieces of other loops' batches to write, see queueSlice
-	start        time.Time
-	nonce        string
-	meta         *clientMeta
+	lastOut      int64 // unix nanos of the last write, for idleOut
+	// handed counts the bytes given to gnet to write; with the pending
+	// figure seen at the last tick it tells whether the socket is taking
+	// any (see checkTimers).
+	handed, tickHanded, tickPending int64
+	iov                             [][]byte // pieces of other loops' batches to write, see queueSlice
+	start                           time.Time
+	nonce                           string
+	meta                            *clientMeta
 	// authenticating is set while a CONNECT's credentials are checked off
 	// the loop; what arrives meanwhile waits in deferred.
 	authenticating bool
@@ -701,12 +706,16 @@ func (c *client) flushOut() {
 		b = append(b, c.out...)
 		clear(c.iov)
 		c.iov = c.iov[:0]
-		_, err = c.conn.Write(b)
+		var n int
+		n, err = c.conn.Write(b)
+		c.handed += int64(n)
 		if cap(b) <= maxKeptBatch {
 			c.w.wbuf = b[:0]
 		}
 	case len(c.iov) == 0:
-		_, err = c.conn.Write(c.out)
+		var n int
+		n, err = c.conn.Write(c.out)
+		c.handed += int64(n)
 	default:
 		// What other loops handed over was queued before anything this
 		// loop added to out since the last write (takeInbox runs first in
@@ -716,7 +725,9 @@ func (c *client) flushOut() {
 		}
 		// Writev may shorten the slices it is given: they are dropped
 		// right after.
-		_, err = c.conn.Writev(c.iov)
+		var n int
+		n, err = c.conn.Writev(c.iov)
+		c.handed += int64(n)
 		clear(c.iov)
 		c.iov = c.iov[:0]
 	}
@@ -843,6 +854,22 @@ func (c *client) checkTimers(now int64) {
 	if c.maxSubs == 0 && c.connected && c.kind == kindClient {
 		c.closeWith(reasonMaxSubs, errMaxSubs)
 		return
+	}
+	if c.stalledSince != 0 {
+		// Progress since the last tick (the peer took some of what gnet
+		// and the kernel hold for it) restarts the clock: the deadline is
+		// for a receiver that takes nothing, as nats-server's is for a
+		// write that blocks, not for one that reads slowly behind a steady
+		// backlog. The kernel's send queue counts too: it can hold
+		// megabytes, and gnet cannot add to it until a third is free.
+		pending := int64(c.conn.OutboundBuffered())
+		if q, err := unix.IoctlGetInt(c.conn.Fd(), unix.SIOCOUTQ); err == nil {
+			pending += int64(q)
+		}
+		if c.tickPending+(c.handed-c.tickHanded) > pending {
+			c.stalledSince = now
+		}
+		c.tickPending, c.tickHanded = pending, c.handed
 	}
 	if c.stalledSince != 0 && now-c.stalledSince > int64(c.srv.opts.WriteDeadline) {
 		if c.conn.OutboundBuffered() > 0 {

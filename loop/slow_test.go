@@ -204,3 +204,46 @@ func TestSlowConsumerWriteDeadline(t *testing.T) {
 	}
 	roundTrip(t, pc)
 }
+
+// TestSlowReaderKept: a subscriber that reads, however slowly, keeps its
+// connection past write_deadline while its backlog shrinks: the deadline
+// is for a receiver that takes nothing, as nats-server's is for a write
+// that blocks.
+func TestSlowReaderKept(t *testing.T) {
+	s, url := startCanopy(t, `write_deadline: "300ms"`)
+	const size, msgs = 8 << 10, 1024 // 8 MiB
+	slow := dialRaw(t, s.ClientAddr().String())
+	if err := slow.conn.SetReadBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
+	slow.connect(quiet)
+	slow.send("SUB flood 1\r\n")
+	slow.flush()
+	pc := connect(t, url)
+	body := make([]byte, size)
+	for i := 0; i < msgs; i++ {
+		if err := pc.Publish("flood", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush(t, pc)
+	// Read about 4 MiB/s: well over a second of backlog, several
+	// deadlines, every one of them with progress.
+	want := msgs * (len("MSG flood 1 8192\r\n") + size + 2)
+	buf := make([]byte, 64<<10)
+	got := 0
+	deadline := time.Now().Add(30 * time.Second)
+	for got < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("read %d of %d bytes", got, want)
+		}
+		time.Sleep(15 * time.Millisecond) // the point of the test: a slow reader
+		slow.conn.SetReadDeadline(time.Now().Add(wait))
+		n, err := slow.r.Read(buf)
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v", got, want, err)
+		}
+		got += n
+	}
+	roundTrip(t, pc)
+}
