@@ -549,6 +549,12 @@ func (c *client) rebind(id *auth.Identity) {
 		oldPerms = old.Permissions()
 	}
 	c.maxSubs = id.MaxSubs // as in bind: zero allows none
+	// The payload limit follows a reload at once, as nats-server updates
+	// every client's.
+	c.p.MaxPayload = int(c.srv.opts.MaxPayload)
+	if id.MaxPayload > 0 && int(id.MaxPayload) < c.p.MaxPayload {
+		c.p.MaxPayload = int(id.MaxPayload)
+	}
 	c.expires = 0
 	if !id.Expires.IsZero() {
 		c.expires = id.Expires.UnixNano()

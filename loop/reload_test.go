@@ -328,3 +328,23 @@ leafnodes {
 		t.Errorf("%d links", hub.NumLeafs())
 	}
 }
+
+// TestReloadMaxPayloadExisting: a lower max_payload applies to connections
+// already open, as nats-server's reload updates every client.
+func TestReloadMaxPayloadExisting(t *testing.T) {
+	text := func(maxPayload string) string {
+		return fmt.Sprintf("listen: \"127.0.0.1:-1\"\nmax_payload: %s\n", maxPayload)
+	}
+	s := natstest.StartCanopy(t, text("1MB"))
+	c := dialRaw(t, s.ClientAddr().String())
+	c.connect(quiet)
+	c.send("PUB x 2000\r\n" + strings.Repeat("a", 2000) + "\r\nPING\r\n")
+	c.expect("PONG\r\n")
+	if err := rlReload(t, s, text("1KB")); err != nil {
+		t.Fatal(err)
+	}
+	c.send("PUB x 2000\r\n" + strings.Repeat("a", 2000) + "\r\n")
+	if got := c.closed(); got != "-ERR 'Maximum Payload Violation'\r\n" {
+		t.Fatalf("after the reload: got %q", got)
+	}
+}
