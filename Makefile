@@ -46,7 +46,7 @@ bench-quick: build
 	sh bench/bench-compare.sh --quick $(ARGS)
 
 lint:
-	gofmt -l . | tee /dev/stderr | (! read)
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 fuzz:
