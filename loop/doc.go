@@ -17,7 +17,22 @@
 //     the whole batch over (worker.push). The destination drains its inbox on
 //     its own loop (worker.drain), with at most one gnet Execute pending per
 //     worker; the flag that says one is pending is cleared under the same
-//     lock that takes the batches, so no wake-up is lost.
+//     lock that takes the batches, so no wake-up is lost. The destination
+//     writes each receiver's slices of the batches with one writev, without
+//     copying them, and recycles the batches only after those writes.
+//   - Message counters are plain fields of the loop that owns them (the
+//     worker's, the receiving client's, a subscription's delivered count)
+//     and are published to atomics once per event for monitoring; no
+//     counter is written from two cores per message. A subscription with
+//     an UNSUB max is the exception: publishers count towards the max.
+//   - Back-pressure crosses loops through one figure per client,
+//     pendingOut, which its own loop stores after each write and refreshes
+//     when a waiting publisher asks (refreshPending); the publisher only
+//     reads it.
+//   - Costly authentication (signatures, bcrypt) runs on the auth workers
+//     (authwork.go), goroutines of their own; the result comes back to the
+//     connection's loop as a task, and input that arrived meanwhile waits in
+//     the connection, untouched by any other goroutine.
 //   - Sublists are safe for concurrent use; each worker keeps its own L1 match
 //     cache per account, checked against the sublist's generation.
 //   - An account's interest map (what its leaf links have been told) is
