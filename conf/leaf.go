@@ -24,12 +24,7 @@ func (l *loader) leafnodes(n node) {
 		l.mark("leafnodes."+canonicalLeaf(key), e)
 		switch key {
 		case "listen":
-			if host, port, ok := l.hostPort(e); ok {
-				if host != "" {
-					ln.Host = host
-				}
-				ln.Port = port
-			}
+			l.setListen(e, &ln.Host, &ln.Port)
 		case "port":
 			if p, ok := l.port(e); ok {
 				ln.Port = p

@@ -185,6 +185,17 @@ func (l *loader) place(errs []*Error) []error {
 	return out
 }
 
+// setListen maps a listen value ("host:port" or a port): the port always,
+// the host when it names one.
+func (l *loader) setListen(n node, host *string, port *int) {
+	if h, p, ok := l.hostPort(n); ok {
+		if h != "" {
+			*host = h
+		}
+		*port = p
+	}
+}
+
 // top maps one top-level key.
 func (l *loader) top(n node) {
 	o := l.opts
@@ -192,12 +203,7 @@ func (l *loader) top(n node) {
 	l.mark(canonicalTop(key), n)
 	switch key {
 	case "listen":
-		if host, port, ok := l.hostPort(n); ok {
-			if host != "" {
-				o.Host = host
-			}
-			o.Port = port
-		}
+		l.setListen(n, &o.Host, &o.Port)
 	case "port":
 		if p, ok := l.port(n); ok {
 			o.Port = p

@@ -385,8 +385,8 @@ func (s *Server) Account(name string) (AccountStats, bool) {
 
 // payloadLen is what a delivery adds to the receiver's out_bytes: the
 // message as delivered (headers included when the receiver takes them),
-// without protocol framing, as nats-server counts it. The publisher counts
-// it for receivers on every loop, so the receiving loop does not.
+// without protocol framing, as nats-server counts it. It is worked out
+// where the message is framed and counted by the receiver's own loop.
 func payloadLen(hdr int, msg []byte, headers bool) int64 {
 	if hdr > 0 && !headers {
 		return int64(len(msg) - hdr)
