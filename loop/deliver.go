@@ -3,9 +3,6 @@ package loop
 import (
 	"math/rand/v2"
 	"strconv"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/canopy-nats/canopy/leaf"
 )
@@ -272,30 +269,4 @@ func appendMsg(b []byte, sub *subscription, subject, reply []byte, hdr int, msg 
 	b = append(b, '\r', '\n')
 	b = append(b, msg...)
 	return append(b, '\r', '\n')
-}
-
-// waitDrain blocks this loop for a few milliseconds at most while c's
-// socket takes the output gnet holds for it. It is how a fast publisher on
-// the same loop as a slow receiver is slowed down instead of growing the
-// receiver's buffer without bound.
-func (c *client) waitDrain() {
-	deadline := time.Now().Add(stallMax)
-	pfd := []unix.PollFd{{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT}}
-	for !c.closed.Load() && int64(c.conn.OutboundBuffered()) > c.w.stallAt/2 {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return
-		}
-		ms := int(left / time.Millisecond)
-		if ms < 1 {
-			ms = 1
-		}
-		if _, err := unix.Poll(pfd, ms); err != nil && err != unix.EINTR {
-			return
-		}
-		if err := c.conn.Flush(); err != nil || c.closed.Load() {
-			return
-		}
-		c.setPending(c.conn.OutboundBuffered())
-	}
 }

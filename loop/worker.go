@@ -134,36 +134,6 @@ func (w *worker) markDirty(c *client) {
 	}
 }
 
-// flush ends a traffic event: batches for other loops are handed over
-// first, then every local client with output is written once.
-func (w *worker) flush() {
-	stall := false
-	for _, id := range w.outIDs {
-		b := w.out[id]
-		w.out[id] = nil
-		d := w.srv.workers[id]
-		d.push(b)
-		stall = stall || d.backlog.Load() > d.inboxStallAt
-	}
-	if stall {
-		w.waitInboxes(w.outIDs)
-	}
-	w.outIDs = w.outIDs[:0]
-	if len(w.congested) > 0 {
-		w.waitCongested()
-	}
-	// The figures go out before the bytes: a client that has its PONG
-	// finds them up to date in the monitoring endpoints.
-	w.syncStats()
-	for i, c := range w.dirty {
-		w.dirty[i] = nil
-		c.dirty = false
-		c.syncStats()
-		c.flushOut()
-	}
-	w.dirty = w.dirty[:0]
-}
-
 // syncStats publishes the loop's counters for monitoring.
 func (w *worker) syncStats() {
 	if w.nIn != w.stats.inMsgs.Load() {
@@ -258,52 +228,6 @@ func (w *worker) releaseBatches(in []*batch) {
 	}
 	w.mu.Unlock()
 	w.backlog.Add(-n)
-}
-
-// waitInboxes pauses the publishing loop while a destination loop is far
-// behind, so a fast publisher cannot grow another loop's inbox without bound.
-func (w *worker) waitInboxes(dsts []int) {
-	deadline := time.Now().Add(stallMax)
-	for _, id := range dsts {
-		d := w.srv.workers[id]
-		for d.backlog.Load() > d.inboxStallAt && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Microsecond)
-		}
-	}
-}
-
-// congest notes that a receiver on another loop is far behind: this loop
-// will wait for it before reading more (waitCongested).
-func (w *worker) congest(c *client) {
-	if n := len(w.congested); n == 0 || w.congested[n-1] != c {
-		w.congested = append(w.congested, c)
-	}
-}
-
-// waitCongested pauses the publishing loop, a few milliseconds at most,
-// while receivers on other loops work through what gnet holds for them.
-// This is the cross-loop half of back-pressure: without it a publisher
-// fills another loop's sockets' buffers until the receiver is dropped as a
-// slow consumer, where nats-server would have slowed the publisher.
-func (w *worker) waitCongested() {
-	deadline := time.Now().Add(stallMax)
-	for i, c := range w.congested {
-		w.congested[i] = nil
-		if c.refreshing.CompareAndSwap(false, true) {
-			err := c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-				c.refreshPending()
-				return nil
-			}))
-			if err != nil {
-				c.refreshing.Store(false)
-				continue
-			}
-		}
-		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Microsecond)
-		}
-	}
-	w.congested = w.congested[:0]
 }
 
 // add and remove keep the list of the loop's clients for the timers.

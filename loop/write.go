@@ -1,0 +1,265 @@
+package loop
+
+import (
+	"context"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+)
+
+// The write path: everything a connection's output passes on its way to
+// the socket, and the back-pressure that output applies. Protocol code
+// appends to c.out (or, for messages framed on another loop, queues slices
+// with queueSlice); worker.flush ends each event by writing every dirty
+// client once (flushOut), through the client's transform when it has one.
+
+// queueSlice queues bytes another loop framed for c, without copying
+// them: consecutive pieces of one batch merge into one iovec, and flushOut
+// writes them all with one writev. The publisher has already counted them
+// in c's out figures.
+func (c *client) queueSlice(b []byte) {
+	if n := len(c.iov); n > 0 {
+		last := c.iov[n-1]
+		if l := len(last); cap(last) > l && &last[:l+1][l] == &b[0] {
+			c.iov[n-1] = last[:l+len(b)]
+			return
+		}
+	}
+	if len(c.iov) >= maxIOV {
+		// The kernel takes at most 1,024 iovecs at once: write what is
+		// queued and go on.
+		c.flushOut()
+	}
+	c.iov = append(c.iov, b)
+	c.w.markDirty(c)
+}
+
+// maxIOV bounds the iovecs of one writev (Linux accepts 1,024).
+const maxIOV = 512
+
+// flushOut writes c's pending output with one Write and applies
+// back-pressure: a receiver that stays far behind makes this loop wait for
+// it briefly, and one past max_pending is closed as a slow consumer.
+func (c *client) flushOut() {
+	if c.closed.Load() || (len(c.out) == 0 && len(c.iov) == 0) {
+		clear(c.iov)
+		c.iov = c.iov[:0]
+		c.releaseOut()
+		return
+	}
+	var err error
+	switch {
+	case len(c.iov) > 0 && c.conn.OutboundBuffered() > 0:
+		// gnet will queue all of it anyway, one linked-list node per
+		// slice, and walks every node on each later write: give it one
+		// slice, assembled in the loop's scratch (gnet copies it).
+		b := c.w.wbuf[:0]
+		for _, s := range c.iov {
+			b = append(b, s...)
+		}
+		b = append(b, c.out...)
+		clear(c.iov)
+		c.iov = c.iov[:0]
+		var n int
+		n, err = c.conn.Write(b)
+		c.handed += int64(n)
+		if cap(b) <= maxKeptBatch {
+			c.w.wbuf = b[:0]
+		}
+	case len(c.iov) == 0:
+		var n int
+		n, err = c.conn.Write(c.out)
+		c.handed += int64(n)
+	default:
+		// What other loops handed over was queued before anything this
+		// loop added to out since the last write (takeInbox runs first in
+		// every event), so it goes first.
+		if len(c.out) > 0 {
+			c.iov = append(c.iov, c.out)
+		}
+		// Writev may shorten the slices it is given: they are dropped
+		// right after.
+		var n int
+		n, err = c.conn.Writev(c.iov)
+		c.handed += int64(n)
+		clear(c.iov)
+		c.iov = c.iov[:0]
+	}
+	c.releaseOut()
+	if err != nil {
+		return
+	}
+	pending := c.conn.OutboundBuffered()
+	c.setPending(pending)
+	if pending == 0 {
+		c.stalledSince = 0
+		return
+	}
+	if c.stalledSince == 0 {
+		c.stalledSince = c.w.now
+	}
+	if int64(pending) > c.srv.opts.MaxPending {
+		c.w.stats.slowConsumers.Add(1)
+		c.srv.log.Noticef("%s - Slow Consumer Detected: MaxPending of %d Exceeded", c, c.srv.opts.MaxPending)
+		c.reason = reasonSlowPending
+		c.markClosed()
+		_ = c.conn.Close()
+		return
+	}
+	if int64(pending) > c.w.stallAt {
+		c.waitDrain()
+	}
+}
+
+// setPending publishes how much output gnet still holds for c, which
+// publishers on other loops read to decide whether to wait (see
+// worker.waitCongested). The store is skipped when nothing changed from
+// zero, the common case.
+func (c *client) setPending(n int) {
+	if n != 0 || c.pendingOut.Load() != 0 {
+		c.pendingOut.Store(int64(n))
+	}
+}
+
+// refreshPending runs on c's loop when a publisher elsewhere is waiting
+// for c: gnet drains its buffer without telling us, so the figure the
+// publisher reads may be stale.
+func (c *client) refreshPending() {
+	c.refreshing.Store(false)
+	if c.closed.Load() {
+		return
+	}
+	pending := c.conn.OutboundBuffered()
+	c.setPending(pending)
+	if int64(pending) > c.w.stallAt {
+		c.waitDrain()
+	}
+}
+
+// releaseOut drops the out buffer when it grew large, so an idle connection
+// holds little memory.
+func (c *client) releaseOut() {
+	if cap(c.out) > maxKeptOut {
+		c.out = nil
+		return
+	}
+	c.out = c.out[:0]
+	c.lastOut = c.w.now
+}
+
+// maxKeptOut is the largest out buffer a busy connection keeps between
+// writes: regrowing it for every burst cost more than the copies it holds.
+// An idle connection gives it back (see idleOut).
+const maxKeptOut = 1 << 20
+
+// idleOut drops the out buffer of a connection that has written nothing
+// for a while, so idle connections hold no output memory.
+func (c *client) idleOut(now int64) {
+	if c.out != nil && len(c.out) == 0 && now-c.lastOut > int64(time.Second) {
+		c.out = nil
+		c.iov = nil
+	}
+}
+
+// waitDrain blocks this loop for a few milliseconds at most while c's
+// socket takes the output gnet holds for it. It is how a fast publisher on
+// the same loop as a slow receiver is slowed down instead of growing the
+// receiver's buffer without bound.
+func (c *client) waitDrain() {
+	deadline := time.Now().Add(stallMax)
+	pfd := []unix.PollFd{{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT}}
+	for !c.closed.Load() && int64(c.conn.OutboundBuffered()) > c.w.stallAt/2 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		ms := int(left / time.Millisecond)
+		if ms < 1 {
+			ms = 1
+		}
+		if _, err := unix.Poll(pfd, ms); err != nil && err != unix.EINTR {
+			return
+		}
+		if err := c.conn.Flush(); err != nil || c.closed.Load() {
+			return
+		}
+		c.setPending(c.conn.OutboundBuffered())
+	}
+}
+
+// flush ends a traffic event: batches for other loops are handed over
+// first, then every local client with output is written once.
+func (w *worker) flush() {
+	stall := false
+	for _, id := range w.outIDs {
+		b := w.out[id]
+		w.out[id] = nil
+		d := w.srv.workers[id]
+		d.push(b)
+		stall = stall || d.backlog.Load() > d.inboxStallAt
+	}
+	if stall {
+		w.waitInboxes(w.outIDs)
+	}
+	w.outIDs = w.outIDs[:0]
+	if len(w.congested) > 0 {
+		w.waitCongested()
+	}
+	// The figures go out before the bytes: a client that has its PONG
+	// finds them up to date in the monitoring endpoints.
+	w.syncStats()
+	for i, c := range w.dirty {
+		w.dirty[i] = nil
+		c.dirty = false
+		c.syncStats()
+		c.flushOut()
+	}
+	w.dirty = w.dirty[:0]
+}
+
+// waitInboxes pauses the publishing loop while a destination loop is far
+// behind, so a fast publisher cannot grow another loop's inbox without bound.
+func (w *worker) waitInboxes(dsts []int) {
+	deadline := time.Now().Add(stallMax)
+	for _, id := range dsts {
+		d := w.srv.workers[id]
+		for d.backlog.Load() > d.inboxStallAt && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+}
+
+// congest notes that a receiver on another loop is far behind: this loop
+// will wait for it before reading more (waitCongested).
+func (w *worker) congest(c *client) {
+	if n := len(w.congested); n == 0 || w.congested[n-1] != c {
+		w.congested = append(w.congested, c)
+	}
+}
+
+// waitCongested pauses the publishing loop, a few milliseconds at most,
+// while receivers on other loops work through what gnet holds for them.
+// This is the cross-loop half of back-pressure: without it a publisher
+// fills another loop's sockets' buffers until the receiver is dropped as a
+// slow consumer, where nats-server would have slowed the publisher.
+func (w *worker) waitCongested() {
+	deadline := time.Now().Add(stallMax)
+	for i, c := range w.congested {
+		w.congested[i] = nil
+		if c.refreshing.CompareAndSwap(false, true) {
+			err := c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
+				c.refreshPending()
+				return nil
+			}))
+			if err != nil {
+				c.refreshing.Store(false)
+				continue
+			}
+		}
+		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Microsecond)
+		}
+	}
+	w.congested = w.congested[:0]
+}
