@@ -198,7 +198,7 @@ func (l *loader) remote(el node, m map[string]any) *Remote {
 		case "disabled":
 			l.setBool(e, &r.Disabled)
 		case "tls":
-			r.TLS = true
+			r.TLS = &TLS{}
 			l.refuseTLS(e, `"tls" block in a leafnode remote`)
 		case "ws_compress", "ws_compression", "websocket_compress", "websocket_compression",
 			"ws_no_masking", "websocket_no_masking", "jetstream_cluster_migrate",

@@ -86,6 +86,11 @@ type Options struct {
 	PidFile      string
 
 	// Client authorization: the top-level authorization block.
+	// TLS is the client port's tls block (or the --tls flags); nil:
+	// plaintext. AllowNonTLS lets clients choose.
+	TLS         *TLS
+	AllowNonTLS bool
+
 	Authorization Authorization
 	NoAuthUser    string
 
@@ -214,6 +219,8 @@ type LeafNode struct {
 	MinVersion  string
 	Isolate     bool
 
+	TLS *TLS // leafnodes { tls {} }; nil: plaintext
+
 	Remotes []*Remote
 }
 
@@ -234,7 +241,7 @@ type Remote struct {
 	IgnoreDiscovered bool
 	RequestIsolation bool
 	Disabled         bool
-	TLS              bool // a tls block or a tls:// URL: not supported yet, so Load and Validate refuse it
+	TLS              *TLS // the remote's tls block; a tls:// URL alone gives an empty one
 }
 
 // DefaultLoops is the event loop count when none is configured: one per

@@ -355,7 +355,7 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 		if r.Credentials != "" && r.Seed != "" {
 			p.add("leafnodes.remotes", "leafnode remote %s cannot have both credentials and an nkey seed", name)
 		}
-		if r.TLS {
+		if r.TLS != nil {
 			p.add("leafnodes.remotes", "leafnode remote %s: %v", name, ErrTLSNotSupported)
 		}
 		for _, u := range r.URLs {

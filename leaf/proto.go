@@ -21,6 +21,7 @@ type Info struct {
 	Headers       bool        `json:"headers"`
 	AuthRequired  bool        `json:"auth_required,omitempty"`
 	TLSRequired   bool        `json:"tls_required,omitempty"`
+	TLSVerify     bool        `json:"tls_verify,omitempty"`
 	MaxPayload    int32       `json:"max_payload"`
 	IP            string      `json:"ip,omitempty"`
 	ClientID      uint64      `json:"client_id,omitempty"`

@@ -113,6 +113,7 @@ type client struct {
 	authenticating bool
 	deferred       []byte
 	leaf           *leafLink // set for leaf links only
+	tr             transform // nil: plaintext (see write.go)
 	maxSubs        int       // -1: unlimited; 0 (a JWT's subs: 0): none at all
 	expires        int64     // unix nanos when the credentials lapse; 0 never
 	reason         closeReason
@@ -374,6 +375,23 @@ func (c *client) deferIn(b []byte) {
 		return
 	}
 	c.deferred = append(c.deferred, b...)
+}
+
+// consume parses protocol bytes that arrived on c (after its transform,
+// if any); while a CONNECT is being authenticated they wait in deferred.
+func (c *client) consume(buf []byte) {
+	if c.closed.Load() {
+		return
+	}
+	if c.authenticating {
+		c.deferIn(buf)
+		return
+	}
+	if err := c.p.Parse(buf, c); err == parser.ErrStop {
+		c.deferIn(c.p.Rest(buf))
+	} else if err != nil {
+		c.parseError(err)
+	}
 }
 
 // resume parses what arrived while the CONNECT was being authenticated.

@@ -75,6 +75,11 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		c.closed.Store(true)
 		return out, gnet.Close
 	}
+	if cfg := s.tls.client.Load(); cfg != nil {
+		if !c.openTLS(cfg, s.opts.TLS, func() []byte { return s.appendInfo(nil, c, false) }) {
+			return nil, gnet.None
+		}
+	}
 	return out, gnet.None
 }
 
@@ -99,15 +104,10 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	if w.backlog.Load() > 0 {
 		in = w.takeInbox()
 	}
-	switch {
-	case c.authenticating:
-		c.deferIn(buf)
-	default:
-		if err := c.p.Parse(buf, c); err == parser.ErrStop {
-			c.deferIn(c.p.Rest(buf))
-		} else if err != nil {
-			c.parseError(err)
-		}
+	if c.tr != nil {
+		c.tr.input(c, buf)
+	} else {
+		c.consume(buf)
 	}
 	c.syncStats()
 	w.flush()
@@ -133,6 +133,9 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		c.acc.nconns.Add(-1)
 	}
 	c.p.Release()
+	if c.tr != nil {
+		c.tr.release()
+	}
 	c.out, c.iov, c.deferred = nil, nil, nil
 	if c.kind == kindClient {
 		h.srv.nclients.Add(-1)

@@ -155,11 +155,21 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 		c.leaf.perms.Store(auth.SpokePermissions(nil, nil, r.Config().DenyImports, r.Config().DenyExports).
 			WithDeny(auth.JetStreamDenies(), auth.JetStreamDenies()))
 		c.authDeadline = c.w.now + int64(r.Config().FirstInfoTimeout)
+		if o := r.Config().TLS; o != nil && o.HandshakeFirst {
+			// TLS first: the hub's INFO comes over it.
+			_, _ = c.dialTLS()
+		}
 		return nil
 	}
 	c.p.NeedConnect = true
 	c.nonce = auth.NewNonce()
 	c.authDeadline = c.w.now + int64(s.opts.LeafNode.AuthTimeout)
+	if cfg := s.tls.leaf.Load(); cfg != nil {
+		info := func() []byte { return s.appendLeafInfo(nil, c, false) }
+		if !c.openTLS(cfg, s.opts.LeafNode.TLS, info) {
+			return nil
+		}
+	}
 	return s.appendLeafInfo(nil, c, false)
 }
 
@@ -186,6 +196,10 @@ func (s *Server) leafInfo(c *client) *leaf.Info {
 		ClientID:      c.cid,
 		Nonce:         c.nonce,
 		InfoOnConnect: true,
+	}
+	if t := s.opts.LeafNode.TLS; t != nil {
+		inf.TLSRequired = true
+		inf.TLSVerify = t.Verify || t.VerifyAndMap
 	}
 	if !s.opts.LeafNode.NoAdvertise {
 		inf.LeafNodeURLs = s.leafURLs(port)
@@ -388,10 +402,48 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 		}
 		return c.closeWith(reasonProtocol, "")
 	}
-	if inf.TLSRequired {
-		s.log.Errorf("%s - Leafnode remote %q requires TLS, which Canopy does not support yet", c, r.URL().Host)
-		return c.closeWith(reasonProtocol, "")
+	if c.tr == nil && (inf.TLSRequired || r.Config().TLS != nil) {
+		// TLS before CONNECT: the hub asks for it, or the remote's
+		// config does (then whatever the hub says, as nats-server).
+		t, err := c.dialTLS()
+		if err != nil {
+			return err
+		}
+		t.after = func() { _ = c.leafConnectHub(inf) }
+		return nil
 	}
+	return c.leafConnectHub(inf)
+}
+
+// dialTLS starts the client side of TLS on a link this server dialled.
+func (c *client) dialTLS() (*tlsTransport, error) {
+	r := c.leaf.remote
+	o := r.Config().TLS
+	if o == nil {
+		// No tls block: the hub asked for TLS; its certificate is
+		// checked against the system's roots, as for a managed hub.
+		o = &conf.TLS{}
+	}
+	cfg, err := o.ClientConfig()
+	if err != nil {
+		c.srv.log.Errorf("%s - Leafnode remote %q TLS configuration: %v", c, r.URL().Host, err)
+		return nil, c.closeWith(reasonProtocol, "")
+	}
+	if cfg.ServerName == "" {
+		cfg.ServerName = r.URL().Hostname()
+	}
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = conf.DefaultTLSTimeout
+	}
+	return c.newTLS(cfg, false, timeout, tlsHandshaking), nil
+}
+
+// leafConnectHub sends our CONNECT once the hub's first INFO is accepted
+// (and TLS, if any, is up).
+func (c *client) leafConnectHub(inf *leaf.Info) error {
+	s, l := c.srv, c.leaf
+	r := l.remote
 	l.hubInfo = inf
 	l.name, l.cluster = inf.ServerName, inf.Cluster
 	c.headers.Store(inf.Headers && !s.opts.NoHeaderSupport)

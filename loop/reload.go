@@ -73,6 +73,13 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
+	tlsClient, tlsLeaf, err := buildTLS(opts)
+	if err != nil {
+		return err
+	}
+	if (tlsClient == nil) != (s.tls.client.Load() == nil) || (tlsLeaf == nil) != (s.tls.leaf.Load() == nil) {
+		return fmt.Errorf("config reload not supported for tls: it cannot be turned on or off while running")
+	}
 	added, removed, err := s.diffRemotes(opts)
 	if err != nil {
 		return err
@@ -93,6 +100,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
+	s.storeTLS(tlsClient, tlsLeaf)
 	s.ops.mu.Lock()
 	s.ops.configTime = time.Now()
 	s.ops.mu.Unlock()
@@ -120,7 +128,7 @@ var reloadKeys = map[string]string{
 	"NoLogtime": "logtime", "LogFile": "log_file", "Syslog": "syslog", "RemoteSyslog": "remote_syslog",
 	"PidFile": "pid_file", "Authorization": "authorization", "NoAuthUser": "no_auth_user",
 	"Accounts": "accounts", "LameDuckDuration": "lame_duck_duration",
-	"LameDuckGracePeriod": "lame_duck_grace_period",
+	"LameDuckGracePeriod": "lame_duck_grace_period", "TLS": "tls",
 }
 
 // leafReloadKeys are the leafnodes fields Reload may change.
@@ -129,6 +137,7 @@ var leafReloadKeys = map[string]string{
 	"Password": "leafnodes authorization", "Account": "leafnodes authorization",
 	"Users": "leafnodes authorization", "Nkey": "leafnodes authorization",
 	"AuthTimeout": "leafnodes authorization timeout", "Compression": "leafnodes compression",
+	"TLS": "leafnodes tls",
 }
 
 // checkReloadable compares the options field by field. It returns the

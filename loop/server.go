@@ -94,6 +94,7 @@ type Server struct {
 	stopRemotes context.CancelFunc
 
 	ops opsState // monitoring, reload and lame-duck state (ops.go)
+	tls tlsConfigs
 }
 
 // New builds a server from normalized options. It binds nothing yet.
@@ -103,6 +104,10 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	}
 	opts.Normalize()
 	authn, err := auth.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	tlsClient, tlsLeaf, err := buildTLS(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -144,6 +149,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	}
 	s.gacc = s.registerAccount(conf.GlobalAccount)
 	s.setupImports()
+	s.storeTLS(tlsClient, tlsLeaf)
 	s.handler = &handler{srv: s}
 	s.startAuthWorkers()
 	s.tracing.Store(opts.Trace)
@@ -373,6 +379,9 @@ type clientInfo struct {
 	Port          int    `json:"port"`
 	Headers       bool   `json:"headers"`
 	AuthRequired  bool   `json:"auth_required,omitempty"`
+	TLSRequired   bool   `json:"tls_required,omitempty"`
+	TLSVerify     bool   `json:"tls_verify,omitempty"`
+	TLSAvailable  bool   `json:"tls_available,omitempty"`
 	MaxPayload    int32  `json:"max_payload"`
 	ClientID      uint64 `json:"client_id,omitempty"`
 	ClientIP      string `json:"client_ip,omitempty"`
@@ -388,7 +397,7 @@ func (s *Server) baseInfo() clientInfo {
 	if a, ok := s.ClientAddr().(*net.TCPAddr); ok && a != nil {
 		port = a.Port
 	}
-	return clientInfo{
+	inf := clientInfo{
 		ServerID:     s.id,
 		ServerName:   s.name,
 		Version:      CompatVersion,
@@ -400,6 +409,12 @@ func (s *Server) baseInfo() clientInfo {
 		AuthRequired: s.authRequired(),
 		MaxPayload:   s.opts.MaxPayload,
 	}
+	if t := s.opts.TLS; t != nil {
+		inf.TLSRequired = !s.opts.AllowNonTLS
+		inf.TLSAvailable = s.opts.AllowNonTLS
+		inf.TLSVerify = t.Verify || t.VerifyAndMap
+	}
+	return inf
 }
 
 // appendInfo appends "INFO {...} \r\n" for c.

@@ -36,12 +36,15 @@ type worker struct {
 	// congested lists receivers on other loops found far behind during
 	// this event.
 	congested []*client
-	wbuf      []byte                 // scratch to assemble one write, see client.flushOut
-	depth     int                    // accounts crossed by the message being delivered
-	subj      [maxImportDepth][]byte // scratch for mapped subjects, one per depth
-	proto     []byte                 // scratch for protocol lines to other connections
-	stats     workerStats
-	now       int64 // unix nanos at the start of the current event
+	wbuf      []byte // scratch to assemble one write, see client.flushOut
+	// Scratch of TLS connections (tls.go): decrypted input, plaintext
+	// gathered into records, records gathered into one write.
+	tlsIn, tlsPlain, tlsOut []byte
+	depth                   int                    // accounts crossed by the message being delivered
+	subj                    [maxImportDepth][]byte // scratch for mapped subjects, one per depth
+	proto                   []byte                 // scratch for protocol lines to other connections
+	stats                   workerStats
+	now                     int64 // unix nanos at the start of the current event
 	// Message counters, counted plainly by the loop and published to
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64

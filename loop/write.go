@@ -13,6 +13,31 @@ import (
 // appends to c.out (or, for messages framed on another loop, queues slices
 // with queueSlice); worker.flush ends each event by writing every dirty
 // client once (flushOut), through the client's transform when it has one.
+//
+// # Transforms
+//
+// A transform sits between a connection's protocol bytes and its socket:
+// nil for plaintext, TLS today (tls.go), leaf compression and websocket
+// framing next. Input passes it before the parser (OnTraffic hands the
+// socket's bytes to input, which hands what they decode to to
+// client.consume), output after the framing (flushOut hands it the pieces
+// to write, in order). Back-pressure counts what gnet holds for the
+// socket, which for a transform is what it produced (for TLS, records:
+// within a fraction of a percent of the protocol bytes for batches of any
+// size).
+type transform interface {
+	// input takes bytes read from the socket, in order, and hands what
+	// they decode to to c.consume. It owns none of raw after it returns.
+	input(c *client, raw []byte)
+	// output writes pieces, in order, to the socket through the
+	// transform, and returns how many bytes it handed to gnet. pieces may
+	// be reused once it returns.
+	output(c *client, pieces [][]byte) (int, error)
+	// holding reports that output must wait: a handshake is under way.
+	holding() bool
+	// release drops what the transform holds; the connection has closed.
+	release()
+}
 
 // queueSlice queues bytes another loop framed for c, without copying
 // them: consecutive pieces of one batch merge into one iovec, and flushOut
@@ -50,6 +75,27 @@ func (c *client) flushOut() {
 	}
 	var err error
 	switch {
+	case c.tr != nil:
+		if c.tr.holding() {
+			// A handshake is under way: what was queued waits for it.
+			// Slices of other loops' batches are copied, since the
+			// batches are recycled after this event.
+			for _, s := range c.iov {
+				c.out = append(c.out, s...)
+			}
+			clear(c.iov)
+			c.iov = c.iov[:0]
+			return
+		}
+		// What other loops handed over goes first, as below.
+		if len(c.out) > 0 {
+			c.iov = append(c.iov, c.out)
+		}
+		var n int
+		n, err = c.tr.output(c, c.iov)
+		c.handed += int64(n)
+		clear(c.iov)
+		c.iov = c.iov[:0]
 	case len(c.iov) > 0 && c.conn.OutboundBuffered() > 0:
 		// gnet will queue all of it anyway, one linked-list node per
 		// slice, and walks every node on each later write: give it one
