@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -343,7 +344,12 @@ func (t *tlsTransport) pump(c *client) {
 			c.consume(buf[:n])
 		}
 		if err != nil {
-			if err != errWouldBlock && !c.closed.Load() {
+			switch {
+			case err == errWouldBlock || c.closed.Load():
+			case errors.Is(err, io.EOF):
+				// The peer's close_notify.
+				c.closeWith(reasonClientClosed, "")
+			default:
 				c.srv.log.Debugf("%s - TLS read error: %v", c, err)
 				c.closeWith(reasonReadError, "")
 			}
