@@ -65,6 +65,7 @@ type tlsTransport struct {
 	version uint16
 	cipher  uint16
 	peer    []*x509.Certificate
+	first   bool // the handshake came before INFO
 }
 
 // errWouldBlock is what the pipe's Read returns when no ciphertext is
@@ -476,7 +477,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	switch {
 	case o.HandshakeFirst && o.FallbackDelay > 0:
 		t := c.newTLS(cfg, true, timeout, tlsWaitFirst)
-		t.after = nil
+		t.first = true
 		time.AfterFunc(o.FallbackDelay, func() {
 			c.onLoop(func() {
 				if t.phase != tlsWaitFirst {
@@ -486,6 +487,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 				// without handshake_first does.
 				out := info()
 				_, _ = c.conn.Write(out)
+				t.first = false
 				t.start()
 			})
 		})
@@ -493,6 +495,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	case o.HandshakeFirst:
 		t := c.newTLS(cfg, true, timeout, tlsHandshaking)
 		t.after = queueInfo
+		t.first = true
 		return false
 	case c.kind == kindClient && c.srv.opts.AllowNonTLS:
 		c.newTLS(cfg, true, timeout, tlsMaybe)

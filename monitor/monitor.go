@@ -14,6 +14,8 @@ package monitor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -307,7 +309,7 @@ func (m *Monitor) Varz() *Varz {
 		MaxControlLine:   o.MaxControlLine,
 		MaxPayload:       int(o.MaxPayload),
 		MaxPending:       o.MaxPending,
-		TLSTimeout:       2,
+		TLSTimeout:       tlsTimeout(o.TLS),
 		WriteDeadline:    o.WriteDeadline,
 		Start:            st.Start.UTC(),
 		Now:              now.UTC(),
@@ -348,7 +350,15 @@ func (m *Monitor) Varz() *Varz {
 		v.LeafNode.Host = ln.Host
 		v.LeafNode.Port = st.LeafPort
 		v.LeafNode.AuthTimeout = ln.AuthTimeout.Seconds()
-		v.LeafNode.TLSTimeout = 2
+		v.LeafNode.TLSTimeout = tlsTimeout(ln.TLS)
+		if t := ln.TLS; t != nil {
+			v.LeafNode.TLSRequired = true
+			v.LeafNode.TLSVerify = t.Verify || t.VerifyAndMap
+		}
+	}
+	if t := o.TLS; t != nil {
+		v.TLSRequired = !o.AllowNonTLS
+		v.TLSVerify = t.Verify || t.VerifyAndMap
 	}
 	v.LeafNode.Remotes = remotesVarz(o.LeafNode.Remotes)
 	m.mu.Lock()
@@ -527,6 +537,9 @@ func (m *Monitor) connInfo(ci *loop.ConnInfo, now time.Time, o *ConnzOptions) *C
 		Name:         ci.Name,
 		Lang:         ci.Lang,
 		Version:      ci.Version,
+		TLSVersion:   ci.TLSVersion,
+		TLSCipher:    ci.TLSCipher,
+		TLSFirst:     ci.TLSFirst,
 		rtt:          ci.RTT,
 	}
 	if !ci.Stop.IsZero() {
@@ -555,6 +568,13 @@ func (m *Monitor) connInfo(ci *loop.ConnInfo, now time.Time, o *ConnzOptions) *C
 			out.Account = ci.Account
 		}
 		out.NameTag = ci.Account
+		for _, c := range ci.TLSPeerCerts {
+			spki := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+			raw := sha256.Sum256(c.Raw)
+			out.TLSPeerCerts = append(out.TLSPeerCerts, &TLSPeerCert{
+				Subject: c.Subject.String(), SubjectPKISha256: hex.EncodeToString(spki[:]), CertSha256: hex.EncodeToString(raw[:]),
+			})
+		}
 	}
 	return out
 }
@@ -909,4 +929,13 @@ func rss() int64 {
 		return 0
 	}
 	return pages * int64(os.Getpagesize())
+}
+
+// tlsTimeout is a tls block's handshake timeout in seconds, as /varz shows
+// it (nats-server's default when there is no block).
+func tlsTimeout(t *conf.TLS) float64 {
+	if t != nil && t.Timeout > 0 {
+		return t.Timeout.Seconds()
+	}
+	return conf.DefaultTLSTimeout.Seconds()
 }
