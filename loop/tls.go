@@ -50,6 +50,7 @@ const (
 
 // tlsTransport is a connection's TLS: a tls.Conn over a tlsPipe.
 type tlsTransport struct {
+	xl     xlink
 	phase  tlsPhase // loop only
 	conn   *tls.Conn
 	pipe   *tlsPipe
@@ -201,7 +202,7 @@ func (c *client) newTLS(cfg *tls.Config, server bool, timeout time.Duration, pha
 	} else {
 		t.conn = tls.Client(p, cfg)
 	}
-	c.tr = t
+	c.push(t)
 	if phase == tlsHandshaking {
 		t.handshake(c, nil, timeout)
 	} else {
@@ -308,6 +309,8 @@ func tlsVersionName(v uint16) string {
 
 func (t *tlsTransport) holding() bool { return t.phase != tlsLive }
 
+func (t *tlsTransport) link() *xlink { return &t.xl }
+
 func (t *tlsTransport) input(c *client, raw []byte) {
 	switch t.phase {
 	case tlsLive:
@@ -326,8 +329,13 @@ func (t *tlsTransport) input(c *client, raw []byte) {
 			return
 		}
 		// A plaintext client, which allow_non_tls lets in.
-		c.tr = nil
-		c.consume(raw)
+		up := t.xl.up
+		c.remove(t)
+		if up != nil {
+			up.input(c, raw)
+		} else {
+			c.consume(raw)
+		}
 	}
 }
 
@@ -342,7 +350,7 @@ func (t *tlsTransport) pump(c *client) {
 	for !c.closed.Load() {
 		n, err := t.conn.Read(buf)
 		if n > 0 {
-			c.consume(buf[:n])
+			t.xl.pass(c, buf[:n])
 		}
 		if err != nil {
 			switch {
@@ -374,7 +382,7 @@ func (t *tlsTransport) output(c *client, pieces [][]byte) (int, error) {
 		}
 		if len(cipher) >= tlsFlushAt && err == nil {
 			var n int
-			n, err = c.conn.Write(cipher)
+			n, err = t.xl.emit(c, cipher)
 			handed += n
 			cipher = cipher[:0]
 		}
@@ -401,7 +409,7 @@ func (t *tlsTransport) output(c *client, pieces [][]byte) (int, error) {
 	t.pipe.collect = nil
 	if len(cipher) > 0 && err == nil {
 		var n int
-		n, err = c.conn.Write(cipher)
+		n, err = t.xl.emit(c, cipher)
 		handed += n
 	}
 	if cap(plain) <= maxKeptBatch {
