@@ -40,7 +40,7 @@ type worker struct {
 	// Scratch of TLS connections (tls.go): decrypted input, plaintext
 	// gathered into records, records gathered into one write.
 	tlsIn, tlsPlain, tlsOut []byte
-	one                     [1][]byte // one piece handed down a stack of transforms
+	one                     [1][]byte              // one piece handed down a stack of transforms
 	depth                   int                    // accounts crossed by the message being delivered
 	subj                    [maxImportDepth][]byte // scratch for mapped subjects, one per depth
 	proto                   []byte                 // scratch for protocol lines to other connections
