@@ -414,6 +414,7 @@ func (c *client) gotPong() {
 	if c.rttStart != 0 {
 		c.rtt = max(c.w.now-c.rttStart, 1)
 		c.rttStart = 0
+		c.s2Level()
 	}
 }
 

@@ -512,3 +512,13 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	c.newTLS(cfg, true, timeout, tlsHandshaking)
 	return true
 }
+
+// hasTLS reports whether c runs TLS.
+func (c *client) hasTLS() bool {
+	for t := c.tr; t != nil; t = t.link().up {
+		if _, ok := t.(*tlsTransport); ok {
+			return true
+		}
+	}
+	return false
+}
