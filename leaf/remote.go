@@ -60,9 +60,6 @@ func NewRemote(cfg *conf.Remote, ln *conf.LeafNode) (*Remote, error) {
 	if len(cfg.URLs) == 0 {
 		return nil, fmt.Errorf("leaf: remote has no url")
 	}
-	if cfg.TLS {
-		return nil, fmt.Errorf("leaf: remote %s needs TLS, which Canopy does not support yet", Redact(cfg.URLs[0]))
-	}
 	r := &Remote{cfg: cfg, dial: ln.DialTimeout, wait: ln.ReconnectInterval}
 	if r.dial <= 0 {
 		r.dial = conf.DefaultLeafDial
