@@ -20,6 +20,8 @@ type Varz struct {
 	Host                 string            `json:"host"`
 	Port                 int               `json:"port"`
 	AuthRequired         bool              `json:"auth_required,omitempty"`
+	TLSRequired          bool              `json:"tls_required,omitempty"`
+	TLSVerify            bool              `json:"tls_verify,omitempty"`
 	MaxConn              int               `json:"max_connections"`
 	MaxSubs              int               `json:"max_subscriptions,omitempty"`
 	PingInterval         time.Duration     `json:"ping_interval"`
@@ -80,6 +82,8 @@ type LeafNodeOptsVarz struct {
 	Port        int                  `json:"port,omitempty"`
 	AuthTimeout float64              `json:"auth_timeout,omitempty"`
 	TLSTimeout  float64              `json:"tls_timeout,omitempty"`
+	TLSRequired bool                 `json:"tls_required,omitempty"`
+	TLSVerify   bool                 `json:"tls_verify,omitempty"`
 	Remotes     []RemoteLeafOptsVarz `json:"remotes,omitempty"`
 }
 
