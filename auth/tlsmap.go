@@ -2,16 +2,11 @@ package auth
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/canopy-nats/canopy/conf"
 )
-
-// ErrNoCertUser means verify_and_map found no user for the client
-// certificate, or the connection presented none.
-var ErrNoCertUser = errors.New("auth: no user maps to the client certificate")
 
 // certMap is what verify_and_map needs, set up by New.
 type certMap struct {

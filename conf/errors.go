@@ -48,6 +48,11 @@ var (
 	// connection_rate_limit. Canopy refuses to start rather than ignore
 	// them.
 	ErrTLSNotSupported = errors.New("TLS feature not supported by Canopy")
+	// ErrCertNotPinned is the handshake error, from the tls.Configs that
+	// ServerConfig and ClientConfig build, for a peer whose leaf
+	// certificate's public key is not in PinnedCerts. Its text is
+	// nats-server's, which operators may grep logs for, hence no prefix.
+	ErrCertNotPinned = errors.New("certificate not pinned")
 	// ErrNoConfigToCheck is returned for -t without -c.
 	ErrNoConfigToCheck = errors.New("must specify [-c, --config] option to check configuration file syntax")
 )

@@ -77,10 +77,6 @@ type CertPair struct {
 	KeyFile  string
 }
 
-// ErrCertNotPinned is the handshake error for a peer certificate whose
-// public key is not in PinnedCerts; the text is nats-server's.
-var ErrCertNotPinned = errors.New("certificate not pinned")
-
 // HandshakeTimeout is how long a handshake may take: Timeout, or
 // DefaultTLSTimeout when none is set.
 func (t *TLS) HandshakeTimeout() time.Duration {
@@ -88,6 +84,13 @@ func (t *TLS) HandshakeTimeout() time.Duration {
 		return DefaultTLSTimeout
 	}
 	return t.Timeout
+}
+
+// VerifiesClients reports whether a listener with this block asks for
+// and verifies client certificates (verify or verify_and_map): INFO's
+// tls_verify and /varz's.
+func (t *TLS) VerifiesClients() bool {
+	return t != nil && (t.Verify || t.VerifyAndMap)
 }
 
 // HasCertificate reports whether the block names a certificate to present:
@@ -106,7 +109,7 @@ func (t *TLS) ServerConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if t.Verify || t.VerifyAndMap {
+	if t.VerifiesClients() {
 		c.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	if t.CAFile != "" {

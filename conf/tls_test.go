@@ -519,3 +519,28 @@ func handshake(t *testing.T, srv, cli *tls.Config) (tls.ConnectionState, error, 
 	srvErr := <-errc
 	return cc.ConnectionState(), srvErr, cliErr
 }
+
+func TestTLSHelpers(t *testing.T) {
+	var none *TLS
+	if none.VerifiesClients() || none.HasCertificate() || none.HandshakeTimeout() != DefaultTLSTimeout {
+		t.Error("nil TLS")
+	}
+	if _, err := none.ServerConfig(); err == nil {
+		t.Error("ServerConfig of nil TLS")
+	}
+	if !(&TLS{VerifyAndMap: true}).VerifiesClients() || !(&TLS{Verify: true}).VerifiesClients() || (&TLS{}).VerifiesClients() {
+		t.Error("VerifiesClients")
+	}
+	if !(&TLS{Certs: []CertPair{{"c", "k"}}}).HasCertificate() || (&TLS{CAFile: "ca"}).HasCertificate() {
+		t.Error("HasCertificate")
+	}
+	if (&TLS{Timeout: time.Second}).HandshakeTimeout() != time.Second {
+		t.Error("HandshakeTimeout")
+	}
+	if _, err := (&TLS{MinVersion: tls.VersionTLS11}).ServerConfig(); err == nil || err.Error() != "unsupported minimum TLS version: TLS 1.1" {
+		t.Errorf("min version 1.1: %v", err)
+	}
+	if _, err := (&TLS{PinnedCerts: []string{"ABC"}}).ClientConfig(); err == nil {
+		t.Error("a malformed pin built")
+	}
+}

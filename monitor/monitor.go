@@ -379,11 +379,11 @@ func (m *Monitor) Varz() *Varz {
 		v.LeafNode.AuthTimeout = ln.AuthTimeout.Seconds()
 		v.LeafNode.TLSTimeout = ln.TLS.HandshakeTimeout().Seconds()
 		v.LeafNode.TLSRequired = ln.TLS != nil
-		v.LeafNode.TLSVerify = ln.TLS != nil && (ln.TLS.Verify || ln.TLS.VerifyAndMap)
+		v.LeafNode.TLSVerify = ln.TLS.VerifiesClients()
 	}
 	if o.TLS != nil {
 		v.TLSRequired = !o.AllowNonTLS
-		v.TLSVerify = o.TLS.Verify || o.TLS.VerifyAndMap
+		v.TLSVerify = o.TLS.VerifiesClients()
 	}
 	v.LeafNode.Remotes = remotesVarz(o.LeafNode.Remotes)
 	m.mu.Lock()
