@@ -749,6 +749,9 @@ func (a *Authenticator) Costly(c *ConnectCreds) bool {
 	if isBcrypt(a.token) || isBcrypt(a.password) {
 		return true
 	}
+	if c.Cert != nil && a.certs.bcrypt {
+		return true
+	}
 	if u := a.users[c.User]; u != nil && isBcrypt(u.password) {
 		return true
 	}

@@ -18,6 +18,9 @@ type certMap struct {
 	// dnUsers are the users whose names read as DNs, in name order, for
 	// matching a certificate's subject.
 	dnUsers []dnUser
+	// bcrypt: some user has a bcrypt password, which a mapped user still
+	// has to present, so mapping may be costly (see Costly).
+	bcrypt bool
 }
 
 type dnUser struct {
@@ -42,6 +45,9 @@ func (a *Authenticator) setupCertMap(opts *conf.Options) {
 	}
 	slices.Sort(names)
 	for _, name := range names {
+		if isBcrypt(a.users[name].password) {
+			m.bcrypt = true
+		}
 		if d, err := parseDN(name); err == nil && len(d) > 0 {
 			m.dnUsers = append(m.dnUsers, dnUser{u: a.users[name], dn: d})
 		}

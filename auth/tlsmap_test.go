@@ -258,3 +258,19 @@ func TestParseDN(t *testing.T) {
 		t.Error("reordered RDNs")
 	}
 }
+
+func TestCertMapCostly(t *testing.T) {
+	s := testcert.New(t, t.TempDir())
+	cert := issue(t, s, "kim", testcert.Spec{Subject: pkix.Name{CommonName: "kim"}})
+	cheap := mustNew(t, mapOpts(&conf.User{Username: "CN=kim", Password: "pw"}))
+	if cheap.Costly(&ConnectCreds{Cert: cert, Pass: "pw"}) {
+		t.Error("a plain password is not costly")
+	}
+	dear := mustNew(t, mapOpts(&conf.User{Username: "CN=kim", Password: hash(t, "pw")}))
+	if !dear.Costly(&ConnectCreds{Cert: cert, Pass: "pw"}) {
+		t.Error("a mapped user's bcrypt password is costly")
+	}
+	if id, err := dear.Authenticate(&ConnectCreds{Cert: cert, Pass: "pw"}, ""); err != nil || id.Name != "CN=kim" {
+		t.Errorf("bcrypt mapped user: %v %+v", err, id)
+	}
+}
