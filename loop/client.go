@@ -297,6 +297,7 @@ func (c *client) processConnect(arg []byte) error {
 	c.noResponders = o.NoResponders
 	creds := &auth.ConnectCreds{
 		User: o.User, Pass: o.Pass, Token: o.Token, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Host: c.ip(),
+		Cert: c.peerCert(),
 	}
 	c.creds = keepCreds(creds)
 	if c.srv.auth.Costly(creds) {

@@ -334,6 +334,7 @@ func (c *client) leafConnect(arg []byte) error {
 	}
 	creds := &auth.ConnectCreds{
 		User: lc.User, Pass: lc.Pass, Token: lc.Token, Nkey: lc.Nkey, Sig: lc.Sig, JWT: lc.JWT, Host: c.ip(),
+		Cert: c.peerCert(),
 	}
 	id, err := s.auth.AuthenticateLeaf(creds, c.nonce)
 	c.creds = keepCreds(creds)

@@ -4,17 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/canopy-nats/canopy/conf"
 	"github.com/canopy-nats/canopy/internal/natstest"
+	"github.com/canopy-nats/canopy/internal/testcert"
 )
 
 // The in-process pub/sub benchmarks drive a real server over loopback TCP
@@ -160,16 +158,10 @@ func BenchmarkPubSub(b *testing.B) {
 // BenchmarkPubSubTLS is BenchmarkPubSub with every client on TLS 1.3
 // (upgraded after INFO, as nats.go does).
 func BenchmarkPubSubTLS(b *testing.B) {
-	q := newQuickCerts(b)
-	pool := x509.NewCertPool()
-	pem, err := os.ReadFile(q.ca)
-	if err != nil || !pool.AppendCertsFromPEM(pem) {
-		b.Fatal("ca", err)
-	}
-	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-	block := fmt.Sprintf("max_payload: 8MB\nmax_pending: 256MB\ntls { cert_file: %q, key_file: %q }", q.cert, q.key)
-	copts := &conf.Options{MaxPayload: 8 << 20, MaxPending: 256 << 20, TLS: &conf.TLS{CertFile: q.cert, KeyFile: q.key}}
-	c := natstest.StartCanopyOpts(b, copts, "")
+	cs := testcert.New(b, b.TempDir())
+	cfg := &tls.Config{RootCAs: cs.Pool(), ServerName: "127.0.0.1"}
+	block := fmt.Sprintf("max_payload: 8MB\nmax_pending: 256MB\ntls { cert_file: %q, key_file: %q }", cs.Server.CertFile, cs.Server.KeyFile)
+	c := natstest.StartCanopy(b, block)
 	n := natstest.StartNATS(b, block)
 	cases := []struct {
 		name             string

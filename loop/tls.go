@@ -486,6 +486,8 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	case o.HandshakeFirst && o.FallbackDelay > 0:
 		t := c.newTLS(cfg, true, timeout, tlsWaitFirst)
 		t.first = true
+		// A ClientHello first: INFO follows the handshake.
+		t.after = queueInfo
 		time.AfterFunc(o.FallbackDelay, func() {
 			c.onLoop(func() {
 				if t.phase != tlsWaitFirst {
@@ -496,6 +498,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 				out := info()
 				_, _ = c.conn.Write(out)
 				t.first = false
+				t.after = nil
 				t.start()
 			})
 		})
@@ -521,4 +524,15 @@ func (c *client) hasTLS() bool {
 		}
 	}
 	return false
+}
+
+// peerCert is the certificate the peer presented over TLS, for
+// verify_and_map; nil without one.
+func (c *client) peerCert() *x509.Certificate {
+	for t := c.tr; t != nil; t = t.link().up {
+		if t, ok := t.(*tlsTransport); ok && len(t.peer) > 0 {
+			return t.peer[0]
+		}
+	}
+	return nil
 }
