@@ -15,8 +15,8 @@ package monitor
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
