@@ -53,6 +53,8 @@ type link struct {
 	Account string
 	InMsgs  int64
 	OutMsgs int64
+	// Compression is what /leafz says the link negotiated.
+	Compression string
 	// Subs is the interest the peer announced on the link, subjects only
 	// (nats-server's /leafz does not show queue names).
 	Subs []string
@@ -127,7 +129,7 @@ func (c *canopyServer) String() string { return "canopy " + c.Name() }
 func (c *canopyServer) Links() []link {
 	var out []link
 	for _, l := range c.Leafz() {
-		k := link{ID: l.CID, Name: l.Name, Account: l.Account, InMsgs: l.InMsgs, OutMsgs: l.OutMsgs}
+		k := link{ID: l.CID, Name: l.Name, Account: l.Account, InMsgs: l.InMsgs, OutMsgs: l.OutMsgs, Compression: l.Compression}
 		for _, s := range l.Subs {
 			subject, _, _ := strings.Cut(s, " ")
 			k.Subs = append(k.Subs, subject)
@@ -173,7 +175,7 @@ func (n *natsServer) Links() []link {
 	}
 	var out []link
 	for _, l := range lz.Leafs {
-		out = append(out, link{ID: l.ID, Name: l.Name, Account: l.Account, InMsgs: l.InMsgs, OutMsgs: l.OutMsgs, Subs: l.Subs})
+		out = append(out, link{ID: l.ID, Name: l.Name, Account: l.Account, InMsgs: l.InMsgs, OutMsgs: l.OutMsgs, Subs: l.Subs, Compression: l.Compression})
 	}
 	return out
 }
