@@ -75,6 +75,10 @@ type ConnsResult struct {
 	Opened     int  `json:"opened"`
 	Subscribed bool `json:"subscribed"`
 	SourceIPs  int  `json:"source_ips"`
+	// TLS says each connection did a full TLS handshake; Dialers is how
+	// many were being opened at once, which the opening rate depends on.
+	TLS     bool `json:"tls"`
+	Dialers int  `json:"dialers"`
 	// HeldSeconds is how long they were held; Alive is how many were still
 	// open at the end of the hold.
 	HeldSeconds float64 `json:"held_seconds"`
