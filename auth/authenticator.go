@@ -38,6 +38,9 @@ type Authenticator struct {
 	nkeys              map[string]*user // by public nkey
 
 	leaf leafAuth
+	// certs is verify_and_map: which listeners map client certificates
+	// to users.
+	certs certMap
 
 	operator    bool
 	trusted     map[string]struct{} // operator keys allowed to sign accounts
@@ -111,6 +114,9 @@ func New(opts *conf.Options) (*Authenticator, error) {
 	}
 	if err == nil {
 		err = a.setupLeaf(opts)
+	}
+	if err == nil {
+		a.setupCertMap(opts)
 	}
 	if err != nil {
 		if errors.Is(err, ErrConfig) {
@@ -506,6 +512,15 @@ func failf(format string, args ...any) error {
 // (when it has user), the token, the single user/password; a CONNECT with
 // no credentials at all is the no_auth_user. Every failure wraps
 // ErrAuthorization (wire text "Authorization Violation") and a reason.
+//
+// When the client listener's tls block has verify_and_map and users are
+// configured, the users-list entry is the one the client certificate
+// (ConnectCreds.Cert) maps to, whatever user CONNECT names, with that
+// user's account and permissions; a mapped user that has a password still
+// needs it in CONNECT, as in nats-server. A certificate that maps to no
+// user fails with ErrNoCertUser. A user without a password that
+// certificates map to cannot be claimed by a connection that does not map
+// (the other listener).
 func (a *Authenticator) Authenticate(c *ConnectCreds, nonce string) (*Identity, error) {
 	return a.authenticate(c, nonce, false)
 }
@@ -550,6 +565,20 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 			return a.userIdentity(u, m), nil
 		}
 	}
+	mapping := a.certs.client
+	if leaf {
+		mapping = a.certs.leaf
+	}
+	if len(a.users) > 0 && mapping {
+		u, err := a.mapCert(c.Cert, leaf)
+		if err != nil {
+			return nil, fail(err)
+		}
+		if !comparePasswords(u.password, c.Pass) {
+			return nil, failf("%w: wrong password for user %q", ErrBadCredentials, u.name)
+		}
+		return a.userIdentity(u, MethodCert), nil
+	}
 	if len(a.users) > 0 {
 		name, pass, m := c.User, c.Pass, MethodUser
 		if noCreds {
@@ -564,6 +593,9 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 			}
 			if err := connTypeAllowed(u.connTypes, leaf); err != nil {
 				return nil, fail(err)
+			}
+			if m != MethodNoAuth && a.certOnly(u) {
+				return nil, failf("%w: user %q requires a client certificate", ErrBadCredentials, name)
 			}
 			if !comparePasswords(u.password, pass) {
 				return nil, failf("%w: wrong password for user %q", ErrBadCredentials, name)
@@ -620,6 +652,15 @@ func (a *Authenticator) AuthenticateLeaf(c *ConnectCreds, nonce string) (*Identi
 			return nil, fail(err)
 		}
 		return a.leafIdentity(&Identity{Name: l.nkey, PubKey: l.nkey, Method: MethodLeaf}, l.account)
+	case len(l.users) > 0 && a.certs.leaf:
+		name, u, err := a.mapLeafCert(c.Cert)
+		if err != nil {
+			return nil, fail(err)
+		}
+		if !comparePasswords(u.password, c.Pass) {
+			return nil, failf("%w: wrong leafnode password for user %q", ErrBadCredentials, name)
+		}
+		return a.leafIdentity(&Identity{Name: name, Method: MethodCert}, u.account)
 	case len(l.users) > 0:
 		u := l.users[c.User]
 		if u == nil || !comparePasswords(u.password, c.Pass) {
@@ -706,6 +747,9 @@ func (a *Authenticator) Costly(c *ConnectCreds) bool {
 		return true
 	}
 	if isBcrypt(a.token) || isBcrypt(a.password) {
+		return true
+	}
+	if c.Cert != nil && a.certs.bcrypt {
 		return true
 	}
 	if u := a.users[c.User]; u != nil && isBcrypt(u.password) {

@@ -1,6 +1,7 @@
 // Package auth is Canopy's authentication and authorization layer: who a
 // connection is (token, user/password with plain or bcrypt passwords, nkey
-// users, no_auth_user, operator-mode user JWTs), which account it belongs
+// users, no_auth_user, operator-mode user JWTs, client certificates mapped
+// to users by verify_and_map), which account it belongs
 // to, what it may publish and subscribe to, and the accounts' exports and
 // imports. It behaves as nats-server v2.15.2 does (PROTOCOL.md section 3,
 // 4.10 and 4.11) and knows nothing of connections or event loops: the

@@ -36,6 +36,9 @@ var (
 	ErrConnectionType = errors.New("auth: connection type not allowed")
 	// ErrSource means the client address is outside the JWT's src CIDRs.
 	ErrSource = errors.New("auth: source address not allowed")
+	// ErrNoCertUser means verify_and_map found no user for the client
+	// certificate, or the connection presented none.
+	ErrNoCertUser = errors.New("auth: no user maps to the client certificate")
 	// ErrConfig wraps every inconsistency New finds in the configuration.
 	ErrConfig = errors.New("auth: invalid configuration")
 	// The import/export errors below keep nats-server's exact texts,

@@ -3,6 +3,7 @@ package auth
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"regexp"
@@ -28,6 +29,12 @@ type ConnectCreds struct {
 	// user JWTs restrict their source addresses ("src"); an empty Host then
 	// fails, as in nats-server.
 	Host string
+	// Cert is the peer's verified leaf certificate
+	// (tls.ConnectionState.PeerCertificates[0]), or nil without one. Only
+	// verify_and_map reads it, and only the leaf counts there, as in
+	// nats-server. A pointer rather than the chain keeps ConnectCreds
+	// comparable, so it can key caches (loop's reload check does).
+	Cert *x509.Certificate
 }
 
 // Method says how a connection was authenticated.
@@ -43,6 +50,7 @@ const (
 	MethodPassword               // single user/password
 	MethodNoAuth                 // no credentials, bound to no_auth_user
 	MethodLeaf                   // leafnodes authorization block
+	MethodCert                   // verify_and_map: the client certificate named the user
 )
 
 // String names the method for logs.
@@ -64,6 +72,8 @@ func (m Method) String() string {
 		return "no_auth_user"
 	case MethodLeaf:
 		return "leafnode"
+	case MethodCert:
+		return "tls_map"
 	}
 	return fmt.Sprintf("method(%d)", uint8(m))
 }

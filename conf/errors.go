@@ -41,10 +41,18 @@ func (e *Error) Unwrap() error { return e.wrapped }
 
 // Sentinels for conditions callers may want to tell apart.
 var (
-	// ErrTLSNotSupported is wrapped by errors about tls blocks, tls://
-	// URLs and TLS flags: Canopy refuses to start rather than serve
-	// plaintext where TLS was asked for.
-	ErrTLSNotSupported = errors.New("TLS is not supported yet")
+	// ErrTLSNotSupported is wrapped by errors about the TLS settings
+	// Canopy reads but cannot honour: resolver_tls, ocsp, and inside tls
+	// blocks cert_store, cert_match_by, cert_match,
+	// cert_match_skip_invalid, ca_certs_match, ocsp_peer and
+	// connection_rate_limit. Canopy refuses to start rather than ignore
+	// them.
+	ErrTLSNotSupported = errors.New("TLS feature not supported by Canopy")
+	// ErrCertNotPinned is the handshake error, from the tls.Configs that
+	// ServerConfig and ClientConfig build, for a peer whose leaf
+	// certificate's public key is not in PinnedCerts. Its text is
+	// nats-server's, which operators may grep logs for, hence no prefix.
+	ErrCertNotPinned = errors.New("certificate not pinned")
 	// ErrNoConfigToCheck is returned for -t without -c.
 	ErrNoConfigToCheck = errors.New("must specify [-c, --config] option to check configuration file syntax")
 )

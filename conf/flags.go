@@ -83,13 +83,49 @@ Authorization Options:
         --pass <password>            Password required for connections
         --auth <token>               Authorization token required for connections
 
+TLS Options:
+        --tls                        Enable TLS, do not verify clients (default: false)
+        --tlscert <file>             Server certificate file
+        --tlskey <file>              Private key for server certificate
+        --tlsverify                  Enable TLS, verify client certificates
+        --tlscacert <file>           Client certificate CA for verification
+    -ms,--https_port <port>          Use port for https monitoring (needs TLS)
+        --help_tls                   Show TLS help
+
 Common Options:
     -h, --help                       Show this message
     -v, --version                    Show version
 
-nats-server's TLS and HTTPS flags (--tls, --tlscert, --tlskey, --tlsverify,
---tlscacert, -ms/--https_port) are refused: TLS is not supported yet. Its
-cluster, JetStream and profiling flags are accepted and ignored with a warning.
+nats-server's cluster and JetStream flags are accepted and ignored with a
+warning.
+`
+
+// usageTLS is the --help_tls text.
+const usageTLS = `
+TLS Options:
+    --tls                 Enable TLS. Any --tls* flag turns TLS on, and
+                          --tls=false turns it off, tls block and all.
+    --tlscert <file>      Server certificate file (PEM), required
+    --tlskey <file>       Private key for the server certificate, required
+    --tlsverify           Request and verify client certificates
+    --tlscacert <file>    CAs that client certificates must chain to
+
+The flags replace the certificate, key, CA and verify settings of the
+configuration file's tls block; its timeout, verify_and_map, pinned_certs
+and handshake_first stay. For everything else write a tls block:
+
+tls {
+    cert_file: "server-cert.pem"
+    key_file:  "server-key.pem"
+    ca_file:   "ca.pem"
+    verify:    true            # or verify_and_map: true
+    timeout:   2               # seconds, or "2s"
+    handshake_first: false     # true, "auto" or a fallback delay such as "300ms"
+    min_version: "1.2"         # or "1.3"
+    cipher_suites: [ ... ]     # Go's names
+    curve_preferences: [ ... ] # X25519MLKEM768, X25519, CurveP256, ...
+    pinned_certs: [ ... ]      # hex sha256 of the peer's SubjectPublicKeyInfo
+}
 `
 
 // cli holds the values of the flags before they are applied.
@@ -149,7 +185,7 @@ func (c *cli) define(fs *flag.FlagSet) {
 	}
 	fs.IntVar(&c.profPort, "profile", 0, "Profiling HTTP port.")
 	for _, n := range []string{"ms", "https_port"} {
-		fs.IntVar(&c.httpsPort, n, 0, "HTTPS port (not supported).")
+		fs.IntVar(&c.httpsPort, n, 0, "HTTPS port for /varz, /connz endpoints.")
 	}
 	for _, n := range []string{"P", "pid"} {
 		fs.StringVar(&c.pidFile, n, "", "File to store process pid.")
@@ -179,12 +215,12 @@ func (c *cli) define(fs *flag.FlagSet) {
 	fs.StringVar(&c.pass, "pass", "", "Password required for connection.")
 	fs.StringVar(&c.token, "auth", "", "Authorization token required for connection.")
 	fs.IntVar(&c.loops, "loops", 0, "Number of event loops; 0 means one per two cores (Canopy only).")
-	fs.BoolVar(&c.tls, "tls", false, "Enable TLS (not supported).")
-	fs.BoolVar(&c.tlsVerify, "tlsverify", false, "Enable TLS with client verification (not supported).")
-	fs.StringVar(&c.tlsCert, "tlscert", "", "Server certificate file (not supported).")
-	fs.StringVar(&c.tlsKey, "tlskey", "", "Private key for server certificate (not supported).")
-	fs.StringVar(&c.tlsCA, "tlscacert", "", "Client certificate CA for verification (not supported).")
-	fs.BoolVar(&c.helpTLS, "help_tls", false, "TLS help (not supported).")
+	fs.BoolVar(&c.tls, "tls", false, "Enable TLS.")
+	fs.BoolVar(&c.tlsVerify, "tlsverify", false, "Enable TLS with client verification.")
+	fs.StringVar(&c.tlsCert, "tlscert", "", "Server certificate file.")
+	fs.StringVar(&c.tlsKey, "tlskey", "", "Private key for server certificate.")
+	fs.StringVar(&c.tlsCA, "tlscacert", "", "Client certificate CA for verification.")
+	fs.BoolVar(&c.helpTLS, "help_tls", false, "TLS help.")
 	for _, f := range ignoredFlags {
 		if f.boolean {
 			fs.Bool(f.name, false, "Not supported by Canopy, ignored.")
@@ -222,6 +258,9 @@ func ParseArgs(args []string, stdout, stderr io.Writer) (*Options, Command, erro
 	case c.help:
 		fmt.Fprint(stdout, usage)
 		return nil, Command{Action: ActionHelp}, nil
+	case c.helpTLS:
+		fmt.Fprint(stdout, usageTLS)
+		return nil, Command{Action: ActionHelp}, nil
 	case c.version:
 		return nil, Command{Action: ActionVersion}, nil
 	}
@@ -235,9 +274,6 @@ func ParseArgs(args []string, stdout, stderr io.Writer) (*Options, Command, erro
 		default:
 			return nil, Command{}, fmt.Errorf("unrecognized command: %q", rest[0])
 		}
-	}
-	if err := c.refuseTLS(set); err != nil {
-		return nil, Command{}, err
 	}
 	if c.signal != "" {
 		cmd, err := parseSignal(c.signal)
@@ -271,6 +307,9 @@ func ParseArgs(args []string, stdout, stderr io.Writer) (*Options, Command, erro
 		return nil, Command{}, ErrNoConfigToCheck
 	}
 	c.apply(l.opts, set)
+	if err := c.applyTLS(l.opts, set); err != nil {
+		return nil, cmd, err
+	}
 	l.opts.Normalize()
 	if errs := l.place(l.opts.validate()); len(errs) > 0 {
 		return nil, cmd, joinErrors(errs)
@@ -282,19 +321,41 @@ func ParseArgs(args []string, stdout, stderr io.Writer) (*Options, Command, erro
 	return l.opts, cmd, nil
 }
 
-// refuseTLS returns an error when a flag asks for TLS.
-func (c *cli) refuseTLS(set map[string]bool) error {
-	tlsOff := set["tls"] && !c.tls
-	switch {
-	case set["ms"] || set["https_port"]:
-		return fmt.Errorf("flag -ms/--https_port (HTTPS monitoring): %w", ErrTLSNotSupported)
-	case c.helpTLS:
-		return fmt.Errorf("flag --help_tls: %w", ErrTLSNotSupported)
-	case c.tls || c.tlsVerify:
-		return fmt.Errorf("flag --tls/--tlsverify: %w", ErrTLSNotSupported)
-	case !tlsOff && (c.tlsCert != "" || c.tlsKey != "" || c.tlsCA != ""):
-		return fmt.Errorf("flags --tlscert/--tlskey/--tlscacert: %w", ErrTLSNotSupported)
+// applyTLS applies the --tls* flags as nats-server does. --tls=false
+// turns TLS off, even a tls block of the file, and wins over the other
+// flags. Otherwise any flag whose name starts with tls (--tlsverify alone
+// too) turns TLS on with the flags' certificate, key, CA and verify, which
+// then must name a certificate and a key; the file block's handshake
+// settings, timeout, verify_and_map and pins stay, its other settings go,
+// since nats-server builds a new tls.Config from the flags alone.
+func (c *cli) applyTLS(o *Options, set map[string]bool) error {
+	if set["tls"] && !c.tls {
+		o.TLS = nil
+		return nil
 	}
+	on := false
+	for name := range set {
+		if strings.HasPrefix(name, "tls") {
+			on = true
+		}
+	}
+	if !on {
+		return nil
+	}
+	switch {
+	case c.tlsCert == "":
+		return errors.New("TLS Server certificate must be present and valid")
+	case c.tlsKey == "":
+		return errors.New("TLS Server private key must be present and valid")
+	}
+	t := &TLS{CertFile: c.tlsCert, KeyFile: c.tlsKey, CAFile: c.tlsCA, Verify: c.tlsVerify}
+	if old := o.TLS; old != nil {
+		t.Timeout = old.Timeout
+		t.VerifyAndMap = old.VerifyAndMap
+		t.PinnedCerts = old.PinnedCerts
+		t.HandshakeFirst, t.FallbackDelay = old.HandshakeFirst, old.FallbackDelay
+	}
+	o.TLS = t
 	return nil
 }
 
@@ -310,6 +371,8 @@ func (c *cli) apply(o *Options, set map[string]bool) {
 			o.ServerName = c.name
 		case "m", "http_port":
 			o.HTTPPort = c.httpPort
+		case "ms", "https_port":
+			o.HTTPSPort = c.httpsPort
 		case "profile":
 			o.ProfPort = c.profPort
 		case "P", "pid":

@@ -2,12 +2,17 @@ package conf
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509/pkix"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canopy-nats/canopy/internal/testcert"
 )
 
 // parseArgs runs ParseArgs and returns what it wrote too.
@@ -236,18 +241,85 @@ func TestSignalFlag(t *testing.T) {
 	}
 }
 
-func TestTLSFlagsRefused(t *testing.T) {
-	for _, args := range [][]string{
-		{"--tls"}, {"--tlsverify"}, {"--tlscert", "c.pem"}, {"--tlskey", "k.pem"},
-		{"--tlscacert", "ca.pem"}, {"-ms", "8443"}, {"--https_port", "8443"}, {"--help_tls"},
+func TestTLSFlags(t *testing.T) {
+	s, x := certs(t)
+	cert, key, ca := s.Server.CertFile, s.Server.KeyFile, s.CA.CertFile
+
+	o, _ := mustArgs(t, "--tls", "--tlscert", cert, "--tlskey", key)
+	if want := (&TLS{CertFile: cert, KeyFile: key}); !reflect.DeepEqual(o.TLS, want) {
+		t.Errorf("--tls: %+v", o.TLS)
+	}
+	// Any flag whose name starts with tls turns TLS on, --tlsverify too.
+	o, _ = mustArgs(t, "--tlsverify", "--tlscert", cert, "--tlskey", key, "--tlscacert", ca)
+	if want := (&TLS{CertFile: cert, KeyFile: key, CAFile: ca, Verify: true}); !reflect.DeepEqual(o.TLS, want) {
+		t.Errorf("--tlsverify: %+v", o.TLS)
+	}
+	o, _ = mustArgs(t, "--tlscert", cert, "--tlskey", key)
+	if o.TLS == nil {
+		t.Error("--tlscert/--tlskey without --tls left TLS off")
+	}
+
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tls"}, "TLS Server certificate must be present and valid"},
+		{[]string{"--tlsverify", "--tlscert", cert}, "TLS Server private key must be present and valid"},
+		{[]string{"--tlscacert", ca, "--tlskey", key}, "TLS Server certificate must be present and valid"},
+		{[]string{"--tlscert", cert, "--tlskey", s.CA.KeyFile}, "tls: private key does not match public key"},
+		{[]string{"-ms", "8443"}, "TLS cert and key required for HTTPS"},
 	} {
-		_, _, _, _, err := parseArgs(t, args...)
-		if !errors.Is(err, ErrTLSNotSupported) {
-			t.Errorf("%q: %v", args, err)
+		_, _, _, _, err := parseArgs(t, tt.args...)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, want %q", tt.args, err, tt.want)
 		}
 	}
-	// Turning TLS off explicitly asks for nothing Canopy lacks.
-	mustArgs(t, "--tls=false", "--tlscert", "c.pem")
+
+	// --tls=false turns TLS off, the file's block and the other flags too.
+	file := filepath.Join(t.TempDir(), "tls.conf")
+	block := x("tls { cert_file: \"$CERT\", key_file: \"$KEY\", timeout: 3, verify_and_map: true, handshake_first: auto, min_version: \"1.3\" }\n")
+	if err := os.WriteFile(file, []byte(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = mustArgs(t, "-c", file, "--tls=false", "--tlscert", cert, "--tlskey", key)
+	if o.TLS != nil {
+		t.Errorf("--tls=false: %+v", o.TLS)
+	}
+	o, _ = mustArgs(t, "-c", file)
+	if o.TLS == nil || o.TLS.MinVersion != tls.VersionTLS13 {
+		t.Fatalf("file block: %+v", o.TLS)
+	}
+	// The flags replace the file's certificate settings and keep its
+	// handshake settings, as nats-server's separate fields do.
+	other := s.Issue(t, "flag", testcert.Spec{Subject: pkix.Name{CommonName: "flag"}})
+	o, _ = mustArgs(t, "-c", file, "--tlscert", other.CertFile, "--tlskey", other.KeyFile)
+	want := &TLS{CertFile: other.CertFile, KeyFile: other.KeyFile, Timeout: 3 * time.Second,
+		VerifyAndMap: true, HandshakeFirst: true, FallbackDelay: DefaultTLSFallback}
+	if !reflect.DeepEqual(o.TLS, want) {
+		t.Errorf("flags over file:\n%+v\nwant\n%+v", o.TLS, want)
+	}
+
+	o, _ = mustArgs(t, "-c", file, "-ms", "8443")
+	if o.HTTPSPort != 8443 || o.HTTPHost != DefaultHost {
+		t.Errorf("-ms: %d %q", o.HTTPSPort, o.HTTPHost)
+	}
+	o, _ = mustArgs(t, "--https_port", "-1", "--tls", "--tlscert", cert, "--tlskey", key)
+	if o.HTTPSPort != -1 {
+		t.Errorf("--https_port: %d", o.HTTPSPort)
+	}
+	if _, _, _, _, err := parseArgs(t, "-c", file, "-ms", "8443", "-m", "8222"); err == nil || !strings.Contains(err.Error(), "can't specify both HTTP (8222) and HTTPs (8443) ports") {
+		t.Errorf("-ms with -m: %v", err)
+	}
+
+	// -t accepts a valid TLS configuration.
+	if _, cmd, _, _, err := parseArgs(t, "-t", "-c", file); err != nil || cmd.Action != ActionCheckConfig {
+		t.Errorf("-t: %v %v", cmd.Action, err)
+	}
+
+	_, cmd, out, _, err := parseArgs(t, "--help_tls")
+	if err != nil || cmd.Action != ActionHelp || !strings.Contains(out, "--tlscert") || !strings.Contains(out, "pinned_certs") {
+		t.Errorf("--help_tls: %v %v %q", cmd.Action, err, out)
+	}
 }
 
 func TestIgnoredFlagsWarn(t *testing.T) {

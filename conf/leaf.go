@@ -58,7 +58,7 @@ func (l *loader) leafnodes(n node) {
 		case "isolate_leafnode_interest", "isolate":
 			l.setBool(e, &ln.Isolate)
 		case "tls":
-			l.refuseTLS(e, `"tls" block in leafnodes`)
+			ln.TLS = l.tlsBlock(e, false)
 		case "write_deadline", "write_timeout":
 			l.unsupported(e)
 		default:
@@ -198,8 +198,7 @@ func (l *loader) remote(el node, m map[string]any) *Remote {
 		case "disabled":
 			l.setBool(e, &r.Disabled)
 		case "tls":
-			r.TLS = &TLS{}
-			l.refuseTLS(e, `"tls" block in a leafnode remote`)
+			r.TLS = l.tlsBlock(e, true)
 		case "ws_compress", "ws_compression", "websocket_compress", "websocket_compression",
 			"ws_no_masking", "websocket_no_masking", "jetstream_cluster_migrate",
 			"js_cluster_migrate", "proxy":
@@ -219,6 +218,7 @@ func (l *loader) remote(el node, m map[string]any) *Remote {
 	if len(r.URLs) == 0 {
 		l.warnAt(el, "leafnode remote has no url; it will never connect")
 	}
+	r.tlsFromURLs()
 	return r
 }
 
@@ -255,15 +255,12 @@ func (l *loader) remoteURL(n node, s string) *url.URL {
 		return nil
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "nats-leaf", "nats":
-	case "tls":
-		l.refuseTLS(n, fmt.Sprintf("invalid value for %q: leafnode url %s", n.key, redact(u)))
-		return nil
+	case "nats-leaf", "nats", "tls":
 	case "ws", "wss":
 		l.invalid(n, "leafnode url %s: websocket not supported", redact(u))
 		return nil
 	default:
-		l.invalid(n, "leafnode url %s: unsupported scheme %q (use nats-leaf:// or nats://)", redact(u), u.Scheme)
+		l.invalid(n, "leafnode url %s: unsupported scheme %q (use nats-leaf://, nats:// or tls://)", redact(u), u.Scheme)
 		return nil
 	}
 	u.Scheme = strings.ToLower(u.Scheme)

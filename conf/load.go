@@ -322,11 +322,26 @@ func (l *loader) top(n node) {
 			o.Loops = int(v)
 		}
 	case "tls":
-		l.refuseTLS(n, `"tls" block`)
+		o.TLS = l.tlsBlock(n, false)
+	case "allow_non_tls":
+		l.setBool(n, &o.AllowNonTLS)
+	case "https":
+		// As in nats-server, the host is the one HTTP monitoring uses.
+		if host, port, ok := l.hostPort(n); ok {
+			o.HTTPHost, o.HTTPSPort = host, port
+		}
+	case "https_port":
+		if p, ok := l.port(n); ok {
+			o.HTTPSPort = p
+		}
 	case "resolver_tls":
 		l.refuseTLS(n, `"resolver_tls" block`)
-	case "https", "https_port":
-		l.refuseTLS(n, fmt.Sprintf("%q (HTTPS monitoring)", n.key))
+	case "ocsp":
+		// Stapling off asks for nothing; anything else would be ignored.
+		if b, ok := n.v.(bool); ok && !b {
+			return
+		}
+		l.refuseTLS(n, `"ocsp" (OCSP stapling)`)
 	case "resolver_pinned_accounts":
 		l.refuse(n, "accounts outside the list would be let in")
 	case "proxy_protocol":
@@ -336,7 +351,7 @@ func (l *loader) top(n node) {
 		"http_base_path", "cluster", "gateway", "store_dir", "storedir", "jetstream",
 		"logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num",
 		"ports_file_dir", "prof_block_rate", "max_traced_msg_len",
-		"max_sub_tokens", "max_subscription_tokens", "ocsp", "ocsp_cache", "allow_non_tls",
+		"max_sub_tokens", "max_subscription_tokens", "ocsp_cache",
 		"write_timeout", "no_system_account", "no_system",
 		"no_sys_acc", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
 		"mqtt", "server_tags", "server_metadata", "feature_flags", "default_js_domain",
@@ -367,6 +382,8 @@ func canonicalTop(key string) string {
 		return "max_subscriptions"
 	case "net":
 		return "host"
+	case "https":
+		return "https_port"
 	}
 	return key
 }

@@ -572,23 +572,17 @@ func TestErrorText(t *testing.T) {
 		{"leaf token", "leafnodes {\n  authorization { token: s3cr3t }\n}", []string{
 			`/tmp/x.conf:2:19: unknown field "token": leafnode authorization takes user and password, an nkey or users, not a token`,
 		}},
-		{"tls block", "tls {\n  cert_file: a\n}", []string{
-			`/tmp/x.conf:1:0: "tls" block: TLS is not supported yet`,
+		{"tls block without key", "tls {\n  cert_file: a\n}", []string{
+			`/tmp/x.conf:1:0: missing 'key_file' in TLS configuration`,
 		}},
-		{"leaf tls block", "leafnodes {\n  tls { cert_file: a }\n}", []string{
-			`/tmp/x.conf:2:3: "tls" block in leafnodes: TLS is not supported yet`,
-		}},
-		{"tls url", "leafnodes { remotes: [ { url: \"tls://user:pw@hub:7422\" } ] }", []string{
-			`/tmp/x.conf:1:25: invalid value for "url": leafnode url tls://[REDACTED]@hub:7422: TLS is not supported yet`,
+		{"leaf tls block without key", "leafnodes {\n  tls { cert_file: a }\n}", []string{
+			`/tmp/x.conf:2:3: missing 'key_file' in TLS configuration`,
 		}},
 		{"websocket url", "leafnodes { remotes: [ { urls: [\"ws://hub:443\"] } ] }", []string{
 			`/tmp/x.conf:1:25: invalid value for "urls": leafnode url ws://hub:443: websocket not supported`,
 		}},
-		{"remote tls block", "leafnodes { remotes: [ { url: \"nats://hub\", tls: { handshake_first: true } } ] }", []string{
-			`/tmp/x.conf:1:44: "tls" block in a leafnode remote: TLS is not supported yet`,
-		}},
-		{"https", "https: 8443", []string{
-			`/tmp/x.conf:1:0: "https" (HTTPS monitoring): TLS is not supported yet`,
+		{"https without tls", "https: 8443", []string{
+			`/tmp/x.conf:1:0: TLS cert and key required for HTTPS`,
 		}},
 		{"resolver", "resolver: URL(http://localhost:9090/jwt/v1/accounts/)", []string{
 			`/tmp/x.conf:1:0: invalid value for "resolver": the URL resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload`,
@@ -658,12 +652,12 @@ func TestSyntaxError(t *testing.T) {
 }
 
 func TestErrorsAreStructured(t *testing.T) {
-	_, _, err := Parse([]byte("port: 1\ntls { }"), "/tmp/x.conf")
+	_, _, err := Parse([]byte("port: 1\ntls { cert_store: WindowsCurrentUser }"), "/tmp/x.conf")
 	if !errors.Is(err, ErrTLSNotSupported) {
 		t.Errorf("errors.Is(%v, ErrTLSNotSupported) = false", err)
 	}
 	var e *Error
-	if !errors.As(err, &e) || e.File != "/tmp/x.conf" || e.Line != 2 || e.Key != "tls" {
+	if !errors.As(err, &e) || e.File != "/tmp/x.conf" || e.Line != 2 || e.Key != "cert_store" {
 		t.Errorf("structured error = %+v", e)
 	}
 }

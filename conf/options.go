@@ -10,15 +10,17 @@
 // does the same for nats-server's command line. Keys are read as
 // nats-server reads them, with its aliases. Keys nats-server knows and
 // Canopy does not implement are warnings; those whose absence would weaken
-// security or break every connection (any tls block, tls:// URLs, HTTPS,
-// proxy_protocol, resolver_pinned_accounts, account_token_position,
-// proxy_required) are errors. Unknown keys are errors, as in nats-server.
-// Canopy adds one key of its own, loops.
+// security or break every connection (proxy_protocol,
+// resolver_pinned_accounts, account_token_position, proxy_required, and
+// the TLS keys Canopy cannot honour: resolver_tls, ocsp, cert_store and
+// the other keys listed at ErrTLSNotSupported) are errors. Unknown keys
+// are errors, as in nats-server. Canopy adds one key of its own, loops.
 package conf
 
 import (
 	"net/url"
 	"runtime"
+	"strings"
 	"time"
 )
 
@@ -59,6 +61,20 @@ type Options struct {
 	// Monitoring (issue 6). HTTPPort 0 means off, -1 a random port.
 	HTTPHost string
 	HTTPPort int
+	// HTTPSPort serves the same endpoints over HTTPS with TLS's server
+	// configuration (https_port, https: host:port, -ms/--https_port); 0
+	// means off, -1 a random port. nats-server refuses both ports at once,
+	// and HTTPS without a top-level tls block.
+	HTTPSPort int
+
+	// TLS is the client listener's tls block, or what the --tls* flags ask
+	// for; nil means plaintext. With it, INFO says tls_required and
+	// clients must handshake (first, with HandshakeFirst).
+	TLS *TLS
+	// AllowNonTLS (allow_non_tls) lets clients that do not start a TLS
+	// handshake stay in plaintext on a TLS listener; INFO then no longer
+	// says tls_required.
+	AllowNonTLS bool
 
 	// ProfPort serves Go's pprof endpoints (prof_port, --profile); 0 means
 	// off.
@@ -86,11 +102,6 @@ type Options struct {
 	PidFile      string
 
 	// Client authorization: the top-level authorization block.
-	// TLS is the client port's tls block (or the --tls flags); nil:
-	// plaintext. AllowNonTLS lets clients choose.
-	TLS         *TLS
-	AllowNonTLS bool
-
 	Authorization Authorization
 	NoAuthUser    string
 
@@ -219,7 +230,9 @@ type LeafNode struct {
 	MinVersion  string
 	Isolate     bool
 
-	TLS *TLS // leafnodes { tls {} }; nil: plaintext
+	// TLS is the leafnode listener's tls block (leafnodes { tls {} });
+	// nil means plaintext. Remotes do not use it: each has its own.
+	TLS *TLS
 
 	Remotes []*Remote
 }
@@ -241,7 +254,24 @@ type Remote struct {
 	IgnoreDiscovered bool
 	RequestIsolation bool
 	Disabled         bool
-	TLS              *TLS // the remote's tls block; a tls:// URL alone gives an empty one
+	// TLS is the remote's tls block. A tls:// URL without one gives an
+	// empty &TLS{} (system roots, the URL's host as server name); nil
+	// means TLS only if the hub's INFO asks for it, as in nats-server.
+	TLS *TLS
+}
+
+// tlsFromURLs gives a remote with a tls:// URL and no tls block an empty
+// one.
+func (r *Remote) tlsFromURLs() {
+	if r.TLS != nil {
+		return
+	}
+	for _, u := range r.URLs {
+		if strings.EqualFold(u.Scheme, "tls") {
+			r.TLS = &TLS{}
+			return
+		}
+	}
 }
 
 // DefaultLoops is the event loop count when none is configured: one per
@@ -287,7 +317,7 @@ func (o *Options) Normalize() {
 	if !o.NoLogtime {
 		o.Logtime = true
 	}
-	if o.HTTPPort != 0 && o.HTTPHost == "" {
+	if (o.HTTPPort != 0 || o.HTTPSPort != 0) && o.HTTPHost == "" {
 		o.HTTPHost = o.Host
 	}
 	// The leafnode listener does not follow the client host: nats-server
@@ -312,6 +342,7 @@ func (o *Options) Normalize() {
 		if r.FirstInfoTimeout == 0 {
 			r.FirstInfoTimeout = DefaultLeafFirstInfo
 		}
+		r.tlsFromURLs()
 	}
 	if o.LameDuckDuration == 0 {
 		o.LameDuckDuration = DefaultLameDuck

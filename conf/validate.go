@@ -46,7 +46,42 @@ func (o *Options) validate() []*Error {
 		o.validateAccounts(&p)
 	}
 	o.validateLeafNode(&p, operatorMode)
+	o.validateTLS(&p)
 	return p
+}
+
+// validateTLS checks the listeners' tls blocks and HTTPS monitoring. Each
+// block's files are read, as nats-server reads them at startup. A listener
+// block without a certificate is refused although nats-server starts with
+// one: every handshake on that listener would fail ("no certificates
+// configured"), which is a configuration error better reported at start.
+func (o *Options) validateTLS(p *problems) {
+	if o.TLS != nil {
+		if !o.TLS.HasCertificate() {
+			p.add("tls", "tls block has no certificate (cert_file and key_file, or certs): every client TLS handshake would fail")
+		} else if _, err := o.TLS.ServerConfig(); err != nil {
+			p.add("tls", "%v", err)
+		}
+	}
+	if t := o.LeafNode.TLS; t != nil && o.LeafNode.Port != 0 {
+		if !t.HasCertificate() {
+			p.add("leafnodes.tls", "leafnodes tls block has no certificate (cert_file and key_file, or certs): every leafnode TLS handshake would fail")
+		} else if _, err := t.ServerConfig(); err != nil {
+			p.add("leafnodes.tls", "%v", err)
+		}
+	}
+	if o.HTTPSPort < -1 || o.HTTPSPort > 65535 {
+		p.add("https_port", "port %d is out of range [-1, 65535]", o.HTTPSPort)
+	}
+	if o.HTTPSPort != 0 {
+		// nats-server's words (server.go StartMonitoring).
+		if o.HTTPPort != 0 {
+			p.add("https_port", "can't specify both HTTP (%v) and HTTPs (%v) ports", o.HTTPPort, o.HTTPSPort)
+		}
+		if o.TLS == nil {
+			p.add("https_port", "TLS cert and key required for HTTPS")
+		}
+	}
 }
 
 func (o *Options) validateServer(p *problems) {
@@ -355,12 +390,14 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 		if r.Credentials != "" && r.Seed != "" {
 			p.add("leafnodes.remotes", "leafnode remote %s cannot have both credentials and an nkey seed", name)
 		}
-		if r.TLS != nil {
-			p.add("leafnodes.remotes", "leafnode remote %s: %v", name, ErrTLSNotSupported)
-		}
 		for _, u := range r.URLs {
-			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" {
-				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf:// or nats://)", name, u.Scheme)
+			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" && s != "tls" {
+				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf://, nats:// or tls://)", name, u.Scheme)
+			}
+		}
+		if r.TLS != nil {
+			if _, err := r.TLS.ClientConfig(); err != nil {
+				p.add("leafnodes.remotes", "leafnode remote %s: tls: %v", name, err)
 			}
 		}
 		for _, s := range slices.Concat(r.DenyImports, r.DenyExports) {

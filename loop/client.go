@@ -114,13 +114,16 @@ type client struct {
 	deferred       []byte
 	leaf           *leafLink // set for leaf links only
 	tr             transform // nil: plaintext (see write.go)
-	maxSubs        int       // -1: unlimited; 0 (a JWT's subs: 0): none at all
-	expires        int64     // unix nanos when the credentials lapse; 0 never
-	reason         closeReason
-	raddr          net.Addr
-	creds          *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
-	rttStart       int64              // unix nanos of the PING whose PONG measures rtt; 0: none out
-	rtt            int64              // the last round trip measured, nanos (see gotPong)
+	// reroute is set by an op that switched the transforms: what
+	// follows it in the same read goes to this one (leafcompress.go).
+	reroute  transform
+	maxSubs  int   // -1: unlimited; 0 (a JWT's subs: 0): none at all
+	expires  int64 // unix nanos when the credentials lapse; 0 never
+	reason   closeReason
+	raddr    net.Addr
+	creds    *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
+	rttStart int64              // unix nanos of the PING whose PONG measures rtt; 0: none out
+	rtt      int64              // the last round trip measured, nanos (see gotPong)
 
 	// Shared: read from other loops.
 	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
@@ -388,6 +391,10 @@ func (c *client) consume(buf []byte) {
 		return
 	}
 	if err := c.p.Parse(buf, c); err == parser.ErrStop {
+		if c.reroute != nil {
+			c.rerouteRest(c.p.Rest(buf))
+			return
+		}
 		c.deferIn(c.p.Rest(buf))
 	} else if err != nil {
 		c.parseError(err)

@@ -133,8 +133,8 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		c.acc.nconns.Add(-1)
 	}
 	c.p.Release()
-	if c.tr != nil {
-		c.tr.release()
+	for t := c.tr; t != nil; t = t.link().up {
+		t.release()
 	}
 	c.out, c.iov, c.deferred = nil, nil, nil
 	if c.kind == kindClient {

@@ -69,6 +69,11 @@ type leafLink struct {
 
 	hubInfo *leaf.Info // spoke: the hub's first INFO
 
+	// compressionDone is set once compression was negotiated (or not);
+	// compression is the outcome, read by /leafz (leafcompress.go).
+	compressionDone bool
+	compression     atomic.Pointer[string]
+
 	// closing is set, from any loop, once the link is to be closed (a
 	// newer link from the same leaf replaced it): what it still sends is
 	// ignored, as nats-server ignores a closed connection's input, so that
@@ -162,6 +167,11 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 		return nil
 	}
 	c.p.NeedConnect = true
+	if needsCompression(c.compressionConfig()) {
+		// The leaf may send an INFO to negotiate compression before its
+		// CONNECT: leafOp lets only that through.
+		c.p.NeedConnect = false
+	}
 	c.nonce = auth.NewNonce()
 	c.authDeadline = c.w.now + int64(s.opts.LeafNode.AuthTimeout)
 	if cfg := s.tls.leaf.Load(); cfg != nil {
@@ -196,6 +206,7 @@ func (s *Server) leafInfo(c *client) *leaf.Info {
 		ClientID:      c.cid,
 		Nonce:         c.nonce,
 		InfoOnConnect: true,
+		Compression:   s.compressionInfo(),
 	}
 	if t := s.opts.LeafNode.TLS; t != nil {
 		inf.TLSRequired = true
@@ -266,6 +277,11 @@ func (c *client) leafOp(op *parser.Op) error {
 	if c.leaf.closing.Load() {
 		return nil
 	}
+	if !c.connected && c.leaf.remote == nil && op.Kind != parser.Connect && op.Kind != parser.Info {
+		// What the parser's NeedConnect does, when it is off for the
+		// compression INFO.
+		return c.closeWith(reasonAuthFailure, errAuthViolation)
+	}
 	switch op.Kind {
 	case parser.LMsg:
 		return c.leafMsg(op.Subject, op.Reply, op.Queues, 0, op.Msg)
@@ -333,6 +349,13 @@ func (c *client) leafConnect(arg []byte) error {
 		return c.closeWith(reasonMaxConns, auth.WireAccountConnections)
 	}
 	l := c.leaf
+	if l.Compression() == "" {
+		if lc.Compression == "" {
+			l.setCompression(compressNotSupported)
+		} else {
+			l.setCompression(lc.Compression)
+		}
+	}
 	l.spoke = lc.Hub
 	l.name, l.cluster, l.remoteAccount = lc.Name, lc.Cluster, lc.RemoteAccount
 	l.isolated = lc.Isolate
@@ -361,14 +384,17 @@ func (c *client) leafConnect(arg []byte) error {
 // INFO starts the handshake and its connect-info INFO ends it.
 func (c *client) leafInfo(arg []byte) error {
 	l := c.leaf
-	if l.remote == nil {
-		// A leaf sends INFO only to negotiate compression, which Canopy
-		// declines by never offering it.
-		return nil
-	}
 	var inf leaf.Info
 	if err := json.Unmarshal(arg, &inf); err != nil {
 		return c.closeWith(reasonParse, "")
+	}
+	if l.remote == nil {
+		// A leaf sends INFO only to negotiate compression, before its
+		// CONNECT; later ones change nothing.
+		if l.compressionDone || c.connected {
+			return nil
+		}
+		return c.compressionStep(inf.Compression)
 	}
 	r := l.remote
 	if l.hubInfo == nil {
@@ -402,17 +428,47 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 		}
 		return c.closeWith(reasonProtocol, "")
 	}
-	if c.tr == nil && (inf.TLSRequired || r.Config().TLS != nil) {
+	if !c.hasTLS() && (inf.TLSRequired || r.Config().TLS != nil) {
 		// TLS before CONNECT: the hub asks for it, or the remote's
 		// config does (then whatever the hub says, as nats-server).
 		t, err := c.dialTLS()
 		if err != nil {
 			return err
 		}
-		t.after = func() { _ = c.leafConnectHub(inf) }
+		t.after = func() {
+			_ = c.leafCompressOrConnect(inf)
+			c.reroute = nil
+		}
 		return nil
 	}
+	return c.leafCompressOrConnect(inf)
+}
+
+// leafCompressOrConnect follows the hub's first INFO (and TLS): compression
+// is negotiated, after which the hub's next INFO brings us back here, or
+// our CONNECT goes.
+func (c *client) leafCompressOrConnect(inf *leaf.Info) error {
+	if !c.leaf.compressionDone {
+		if err := c.compressionStep(inf.Compression); err != nil || c.leaf.compressionDone && c.reroute != nil {
+			return err
+		}
+	}
 	return c.leafConnectHub(inf)
+}
+
+// compressionStep negotiates compression at a link's first INFO; it
+// returns parser.ErrStop when compression is now on, so that the rest of
+// the input goes to the new layer.
+func (c *client) compressionStep(theirs string) error {
+	on, err := c.negotiateCompression(theirs)
+	if err != nil {
+		c.srv.log.Errorf("%s - %v", c, err)
+		return c.closeWith(reasonProtocol, err.Error())
+	}
+	if on {
+		return parser.ErrStop
+	}
+	return nil
 }
 
 // dialTLS starts the client side of TLS on a link this server dialled.
@@ -465,6 +521,8 @@ func (c *client) leafConnectHub(inf *leaf.Info) error {
 		Cluster:  s.name,
 		Headers:  c.headers.Load(),
 		Proto:    leaf.Proto,
+		// Compression: what was negotiated, or "not supported"/"off".
+		Compression: l.Compression(),
 	}
 	if err := r.FillConnect(&lc, inf.Nonce); err != nil {
 		s.log.Errorf("%s - %v", c, err)
@@ -853,8 +911,11 @@ type LeafLink struct {
 	Name    string // the peer's server name
 	Account string // the local account the link is bound to
 	Spoke   bool   // this server is the leaf on the link
-	InMsgs  int64
-	OutMsgs int64
+	// Compression is the link's negotiated compression: "off", "not
+	// supported", or the S2 level this side writes with.
+	Compression string
+	InMsgs      int64
+	OutMsgs     int64
 	// Subs is what the peer asked for: "subject" or "subject queue".
 	Subs []string
 }
@@ -876,7 +937,7 @@ func (s *Server) Leafz() []LeafLink {
 		a.mu.Unlock()
 		for _, c := range links {
 			ll := LeafLink{
-				CID: c.cid, Name: c.leaf.name, Account: a.name, Spoke: c.leaf.spoke,
+				CID: c.cid, Name: c.leaf.name, Account: a.name, Spoke: c.leaf.spoke, Compression: c.leaf.Compression(),
 				InMsgs: c.inMsgs.Load(), OutMsgs: c.outMsgs.Load(),
 			}
 			a.sl.Range(func(subject, queue string, sub *subscription) bool {

@@ -3,13 +3,17 @@ package loop_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/canopy-nats/canopy/conf"
 	"github.com/canopy-nats/canopy/internal/natstest"
 )
 
@@ -22,17 +26,18 @@ import (
 type benchServer struct {
 	name string
 	addr string
+	tls  *tls.Config // clients upgrade after INFO; nil: plaintext
 }
 
 func benchServers(b *testing.B) []benchServer {
 	c := natstest.StartCanopy(b, "max_payload: 8MB\nmax_pending: 256MB")
 	n := natstest.StartNATS(b, "max_payload: 8MB\nmax_pending: 256MB")
-	return []benchServer{{"canopy", c.ClientAddr().String()}, {"nats-server", n.Addr().String()}}
+	return []benchServer{{"canopy", c.ClientAddr().String(), nil}, {"nats-server", n.Addr().String(), nil}}
 }
 
-func benchDial(b *testing.B, addr, proto string) (net.Conn, *bufio.Reader) {
+func benchDial(b *testing.B, srv benchServer, proto string) (net.Conn, *bufio.Reader) {
 	b.Helper()
-	nc, err := net.Dial("tcp", addr)
+	nc, err := net.Dial("tcp", srv.addr)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,6 +45,14 @@ func benchDial(b *testing.B, addr, proto string) (net.Conn, *bufio.Reader) {
 	r := bufio.NewReaderSize(nc, 256<<10)
 	if _, err := r.ReadString('\n'); err != nil {
 		b.Fatal(err)
+	}
+	if srv.tls != nil {
+		tc := tls.Client(nc, srv.tls)
+		if err := tc.Handshake(); err != nil {
+			b.Fatal(err)
+		}
+		nc = tc
+		r = bufio.NewReaderSize(nc, 256<<10)
 	}
 	if _, err := io.WriteString(nc, "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n"+proto+"PING\r\n"); err != nil {
 		b.Fatal(err)
@@ -57,7 +70,7 @@ func benchDial(b *testing.B, addr, proto string) (net.Conn, *bufio.Reader) {
 
 // benchPubSub publishes b.N messages of size bytes, split over pubs
 // publishers, to subs subscribers of one subject.
-func benchPubSub(b *testing.B, addr string, size, pubs, subs int) {
+func benchPubSub(b *testing.B, srv benchServer, size, pubs, subs int) {
 	payload := bytes.Repeat([]byte("x"), size)
 	frame := []byte("PUB bench " + strconv.Itoa(size) + "\r\n" + string(payload) + "\r\n")
 	msgLen := len("MSG bench 1 "+strconv.Itoa(size)+"\r\n") + size + 2
@@ -68,7 +81,7 @@ func benchPubSub(b *testing.B, addr string, size, pubs, subs int) {
 	total := perPub * pubs
 	done := make(chan error, subs)
 	for i := 0; i < subs; i++ {
-		_, r := benchDial(b, addr, "SUB bench 1\r\n")
+		_, r := benchDial(b, srv, "SUB bench 1\r\n")
 		go func() {
 			want := int64(total) * int64(msgLen)
 			n, err := io.CopyN(io.Discard, r, want)
@@ -81,7 +94,7 @@ func benchPubSub(b *testing.B, addr string, size, pubs, subs int) {
 	conns := make([]net.Conn, pubs)
 	readers := make([]*bufio.Reader, pubs)
 	for i := range conns {
-		conns[i], readers[i] = benchDial(b, addr, "")
+		conns[i], readers[i] = benchDial(b, srv, "")
 	}
 	const batch = 256
 	buf := bytes.Repeat(frame, batch)
@@ -138,7 +151,39 @@ func BenchmarkPubSub(b *testing.B) {
 	for _, srv := range benchServers(b) {
 		for _, tc := range cases {
 			b.Run(srv.name+"/"+tc.name, func(b *testing.B) {
-				benchPubSub(b, srv.addr, tc.size, tc.pubs, tc.subs)
+				benchPubSub(b, srv, tc.size, tc.pubs, tc.subs)
+			})
+		}
+	}
+}
+
+// BenchmarkPubSubTLS is BenchmarkPubSub with every client on TLS 1.3
+// (upgraded after INFO, as nats.go does).
+func BenchmarkPubSubTLS(b *testing.B) {
+	q := newQuickCerts(b)
+	pool := x509.NewCertPool()
+	pem, err := os.ReadFile(q.ca)
+	if err != nil || !pool.AppendCertsFromPEM(pem) {
+		b.Fatal("ca", err)
+	}
+	cfg := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
+	block := fmt.Sprintf("max_payload: 8MB\nmax_pending: 256MB\ntls { cert_file: %q, key_file: %q }", q.cert, q.key)
+	copts := &conf.Options{MaxPayload: 8 << 20, MaxPending: 256 << 20, TLS: &conf.TLS{CertFile: q.cert, KeyFile: q.key}}
+	c := natstest.StartCanopyOpts(b, copts, "")
+	n := natstest.StartNATS(b, block)
+	cases := []struct {
+		name             string
+		size, pubs, subs int
+	}{
+		{"1to1-16B", 16, 1, 1},
+		{"1to1-1KiB", 1024, 1, 1},
+		{"fanout1to4-128B", 128, 1, 4},
+		{"1to1-64KiB", 64 << 10, 1, 1},
+	}
+	for _, srv := range []benchServer{{"canopy", c.ClientAddr().String(), cfg}, {"nats-server", n.Addr().String(), cfg}} {
+		for _, tc := range cases {
+			b.Run(srv.name+"/"+tc.name, func(b *testing.B) {
+				benchPubSub(b, srv, tc.size, tc.pubs, tc.subs)
 			})
 		}
 	}

@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"sort"
 	"time"
@@ -73,6 +75,12 @@ type ConnInfo struct {
 	Version      string
 	User         string // the authorized user
 	Account      string
+	// TLS, for connections that run it: the version ("1.3"), the
+	// cipher suite's name and the peer's certificates (leaf first).
+	TLSVersion   string
+	TLSCipher    string
+	TLSFirst     bool
+	TLSPeerCerts []*x509.Certificate
 	// Subs is set when asked for, and always for closed connections.
 	Subs []SubInfo
 	Leaf *LeafInfo // leaf links only
@@ -270,6 +278,12 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 	if c.acc != nil {
 		ci.Account = c.acc.name
 	}
+	if t, ok := c.tr.(*tlsTransport); ok && t.phase == tlsLive {
+		ci.TLSVersion = tlsVersionName(t.version)
+		ci.TLSCipher = tls.CipherSuiteName(t.cipher)
+		ci.TLSPeerCerts = t.peer
+		ci.TLSFirst = t.first
+	}
 	if c.kind == kindLeaf {
 		ci.Kind, ci.Type, ci.Lang = "Leafnode", "", ""
 		l := c.leaf
@@ -400,6 +414,7 @@ func (c *client) gotPong() {
 	if c.rttStart != 0 {
 		c.rtt = max(c.w.now-c.rttStart, 1)
 		c.rttStart = 0
+		c.s2Level()
 	}
 }
 

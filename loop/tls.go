@@ -50,6 +50,7 @@ const (
 
 // tlsTransport is a connection's TLS: a tls.Conn over a tlsPipe.
 type tlsTransport struct {
+	xl     xlink
 	phase  tlsPhase // loop only
 	conn   *tls.Conn
 	pipe   *tlsPipe
@@ -65,6 +66,7 @@ type tlsTransport struct {
 	version uint16
 	cipher  uint16
 	peer    []*x509.Certificate
+	first   bool // the handshake came before INFO
 }
 
 // errWouldBlock is what the pipe's Read returns when no ciphertext is
@@ -200,7 +202,7 @@ func (c *client) newTLS(cfg *tls.Config, server bool, timeout time.Duration, pha
 	} else {
 		t.conn = tls.Client(p, cfg)
 	}
-	c.tr = t
+	c.push(t)
 	if phase == tlsHandshaking {
 		t.handshake(c, nil, timeout)
 	} else {
@@ -307,6 +309,8 @@ func tlsVersionName(v uint16) string {
 
 func (t *tlsTransport) holding() bool { return t.phase != tlsLive }
 
+func (t *tlsTransport) link() *xlink { return &t.xl }
+
 func (t *tlsTransport) input(c *client, raw []byte) {
 	switch t.phase {
 	case tlsLive:
@@ -325,8 +329,13 @@ func (t *tlsTransport) input(c *client, raw []byte) {
 			return
 		}
 		// A plaintext client, which allow_non_tls lets in.
-		c.tr = nil
-		c.consume(raw)
+		up := t.xl.up
+		c.remove(t)
+		if up != nil {
+			up.input(c, raw)
+		} else {
+			c.consume(raw)
+		}
 	}
 }
 
@@ -341,7 +350,7 @@ func (t *tlsTransport) pump(c *client) {
 	for !c.closed.Load() {
 		n, err := t.conn.Read(buf)
 		if n > 0 {
-			c.consume(buf[:n])
+			t.xl.pass(c, buf[:n])
 		}
 		if err != nil {
 			switch {
@@ -373,7 +382,7 @@ func (t *tlsTransport) output(c *client, pieces [][]byte) (int, error) {
 		}
 		if len(cipher) >= tlsFlushAt && err == nil {
 			var n int
-			n, err = c.conn.Write(cipher)
+			n, err = t.xl.emit(c, cipher)
 			handed += n
 			cipher = cipher[:0]
 		}
@@ -400,7 +409,7 @@ func (t *tlsTransport) output(c *client, pieces [][]byte) (int, error) {
 	t.pipe.collect = nil
 	if len(cipher) > 0 && err == nil {
 		var n int
-		n, err = c.conn.Write(cipher)
+		n, err = t.xl.emit(c, cipher)
 		handed += n
 	}
 	if cap(plain) <= maxKeptBatch {
@@ -476,7 +485,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	switch {
 	case o.HandshakeFirst && o.FallbackDelay > 0:
 		t := c.newTLS(cfg, true, timeout, tlsWaitFirst)
-		t.after = nil
+		t.first = true
 		time.AfterFunc(o.FallbackDelay, func() {
 			c.onLoop(func() {
 				if t.phase != tlsWaitFirst {
@@ -486,6 +495,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 				// without handshake_first does.
 				out := info()
 				_, _ = c.conn.Write(out)
+				t.first = false
 				t.start()
 			})
 		})
@@ -493,6 +503,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	case o.HandshakeFirst:
 		t := c.newTLS(cfg, true, timeout, tlsHandshaking)
 		t.after = queueInfo
+		t.first = true
 		return false
 	case c.kind == kindClient && c.srv.opts.AllowNonTLS:
 		c.newTLS(cfg, true, timeout, tlsMaybe)
@@ -500,4 +511,14 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 	}
 	c.newTLS(cfg, true, timeout, tlsHandshaking)
 	return true
+}
+
+// hasTLS reports whether c runs TLS.
+func (c *client) hasTLS() bool {
+	for t := c.tr; t != nil; t = t.link().up {
+		if _, ok := t.(*tlsTransport); ok {
+			return true
+		}
+	}
+	return false
 }

@@ -40,11 +40,14 @@ type worker struct {
 	// Scratch of TLS connections (tls.go): decrypted input, plaintext
 	// gathered into records, records gathered into one write.
 	tlsIn, tlsPlain, tlsOut []byte
-	depth                   int                    // accounts crossed by the message being delivered
-	subj                    [maxImportDepth][]byte // scratch for mapped subjects, one per depth
-	proto                   []byte                 // scratch for protocol lines to other connections
-	stats                   workerStats
-	now                     int64 // unix nanos at the start of the current event
+	one                     [1][]byte // one piece handed down a stack of transforms
+	// Scratch of compressed leaf links (s2.go).
+	s2in, s2out []byte
+	depth       int                    // accounts crossed by the message being delivered
+	subj        [maxImportDepth][]byte // scratch for mapped subjects, one per depth
+	proto       []byte                 // scratch for protocol lines to other connections
+	stats       workerStats
+	now         int64 // unix nanos at the start of the current event
 	// Message counters, counted plainly by the loop and published to
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64

@@ -17,11 +17,14 @@ import (
 // # Transforms
 //
 // A transform sits between a connection's protocol bytes and its socket:
-// nil for plaintext, TLS today (tls.go), leaf compression and websocket
-// framing next. Input passes it before the parser (OnTraffic hands the
-// socket's bytes to input, which hands what they decode to to
-// client.consume), output after the framing (flushOut hands it the pieces
-// to write, in order). Back-pressure counts what gnet holds for the
+// TLS (tls.go), leaf compression (s2.go), websocket framing. A connection
+// without one is plaintext. Transforms stack: c.tr is the one next to the
+// socket, and each knows the ones above and below it (xlink), so leaf
+// compression runs inside TLS. Input passes them bottom up before the
+// parser (OnTraffic hands the socket's bytes to c.tr.input; the top one
+// hands what it decodes to client.consume), output top down after the
+// framing (flushOut hands the pieces to write, in order, to the top one;
+// the bottom one writes to gnet). Back-pressure counts what gnet holds for the
 // socket, which for a transform is what it produced (for TLS, records:
 // within a fraction of a percent of the protocol bytes for batches of any
 // size).
@@ -37,6 +40,78 @@ type transform interface {
 	holding() bool
 	// release drops what the transform holds; the connection has closed.
 	release()
+	// link is the transform's place in its connection's stack.
+	link() *xlink
+}
+
+// xlink places a transform in its connection's stack.
+type xlink struct {
+	up, down transform
+}
+
+// pass hands what a transform decoded to the one above it, or to the
+// parser.
+func (l *xlink) pass(c *client, b []byte) {
+	if l.up != nil {
+		l.up.input(c, b)
+		return
+	}
+	c.consume(b)
+}
+
+// emit hands what a transform encoded to the one below it, or to gnet.
+func (l *xlink) emit(c *client, b []byte) (int, error) {
+	if l.down != nil {
+		c.w.one[0] = b
+		n, err := l.down.output(c, c.w.one[:])
+		c.w.one[0] = nil
+		return n, err
+	}
+	return c.conn.Write(b)
+}
+
+// push puts t on top of c's transforms.
+func (c *client) push(t transform) {
+	if c.tr == nil {
+		c.tr = t
+		return
+	}
+	top := c.topTransform()
+	top.link().up = t
+	t.link().down = top
+}
+
+// remove takes t out of c's transforms (allow_non_tls: a client that
+// turned out to speak plaintext).
+func (c *client) remove(t transform) {
+	l := t.link()
+	if l.down != nil {
+		l.down.link().up = l.up
+	} else {
+		c.tr = l.up
+	}
+	if l.up != nil {
+		l.up.link().down = l.down
+	}
+	l.up, l.down = nil, nil
+}
+
+func (c *client) topTransform() transform {
+	t := c.tr
+	for t != nil && t.link().up != nil {
+		t = t.link().up
+	}
+	return t
+}
+
+// holding reports that one of c's transforms holds output back.
+func (c *client) holding() bool {
+	for t := c.tr; t != nil; t = t.link().up {
+		if t.holding() {
+			return true
+		}
+	}
+	return false
 }
 
 // queueSlice queues bytes another loop framed for c, without copying
@@ -76,7 +151,7 @@ func (c *client) flushOut() {
 	var err error
 	switch {
 	case c.tr != nil:
-		if c.tr.holding() {
+		if c.holding() {
 			// A handshake is under way: what was queued waits for it.
 			// Slices of other loops' batches are copied, since the
 			// batches are recycled after this event.
@@ -92,7 +167,7 @@ func (c *client) flushOut() {
 			c.iov = append(c.iov, c.out)
 		}
 		var n int
-		n, err = c.tr.output(c, c.iov)
+		n, err = c.topTransform().output(c, c.iov)
 		c.handed += int64(n)
 		clear(c.iov)
 		c.iov = c.iov[:0]

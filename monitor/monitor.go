@@ -14,6 +14,9 @@ package monitor
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,6 +103,22 @@ func (m *Monitor) Handler() http.Handler { return m.mux }
 // Start listens on host:port (port -1 or 0: a random port) and serves in
 // the background. It logs the address as nats-server does.
 func (m *Monitor) Start(host string, port int) error {
+	return m.start(host, port, nil)
+}
+
+// StartTLS is Start over HTTPS (nats-server's https_port), with cfg as
+// the server's TLS configuration, normally the top-level tls block's
+// conf.TLS.ServerConfig. A client certificate is asked for only if cfg
+// does (verify), as in nats-server, whose monitor uses the client
+// listener's tls.Config.
+func (m *Monitor) StartTLS(host string, port int, cfg *tls.Config) error {
+	if cfg == nil {
+		return errors.New("TLS cert and key required for HTTPS")
+	}
+	return m.start(host, port, cfg)
+}
+
+func (m *Monitor) start(host string, port int, cfg *tls.Config) error {
 	if port < 0 {
 		port = 0
 	}
@@ -109,12 +128,23 @@ func (m *Monitor) Start(host string, port int) error {
 		return fmt.Errorf("can't listen to the monitor port: %w", err)
 	}
 	rport := ln.Addr().(*net.TCPAddr).Port
-	m.log.Noticef("Starting http monitor on %s", net.JoinHostPort(host, strconv.Itoa(rport)))
+	scheme := "http"
+	if cfg != nil {
+		scheme = "https"
+	}
+	m.log.Noticef("Starting %s monitor on %s", scheme, net.JoinHostPort(host, strconv.Itoa(rport)))
 	hs := &http.Server{
 		Handler:           m.mux,
 		MaxHeaderBytes:    1 << 20,
 		ReadHeaderTimeout: 5 * time.Second,
 		ErrorLog:          log.New(logWriter{m.log}, "", 0),
+	}
+	if cfg != nil {
+		// The listener wraps each connection itself: the http.Server's
+		// own TLS setup would want certificate files, and a clone keeps
+		// the caller's config free of what net/http might add to it.
+		hs.TLSConfig = cfg.Clone()
+		ln = tls.NewListener(ln, hs.TLSConfig)
 	}
 	done := make(chan struct{})
 	m.mu.Lock()
@@ -307,7 +337,8 @@ func (m *Monitor) Varz() *Varz {
 		MaxControlLine:   o.MaxControlLine,
 		MaxPayload:       int(o.MaxPayload),
 		MaxPending:       o.MaxPending,
-		TLSTimeout:       2,
+		TLSTimeout:       o.TLS.HandshakeTimeout().Seconds(),
+		HTTPSPort:        o.HTTPSPort,
 		WriteDeadline:    o.WriteDeadline,
 		Start:            st.Start.UTC(),
 		Now:              now.UTC(),
@@ -348,7 +379,13 @@ func (m *Monitor) Varz() *Varz {
 		v.LeafNode.Host = ln.Host
 		v.LeafNode.Port = st.LeafPort
 		v.LeafNode.AuthTimeout = ln.AuthTimeout.Seconds()
-		v.LeafNode.TLSTimeout = 2
+		v.LeafNode.TLSTimeout = ln.TLS.HandshakeTimeout().Seconds()
+		v.LeafNode.TLSRequired = ln.TLS != nil
+		v.LeafNode.TLSVerify = ln.TLS.VerifiesClients()
+	}
+	if o.TLS != nil {
+		v.TLSRequired = !o.AllowNonTLS
+		v.TLSVerify = o.TLS.VerifiesClients()
 	}
 	v.LeafNode.Remotes = remotesVarz(o.LeafNode.Remotes)
 	m.mu.Lock()
@@ -527,6 +564,9 @@ func (m *Monitor) connInfo(ci *loop.ConnInfo, now time.Time, o *ConnzOptions) *C
 		Name:         ci.Name,
 		Lang:         ci.Lang,
 		Version:      ci.Version,
+		TLSVersion:   ci.TLSVersion,
+		TLSCipher:    ci.TLSCipher,
+		TLSFirst:     ci.TLSFirst,
 		rtt:          ci.RTT,
 	}
 	if !ci.Stop.IsZero() {
@@ -555,6 +595,13 @@ func (m *Monitor) connInfo(ci *loop.ConnInfo, now time.Time, o *ConnzOptions) *C
 			out.Account = ci.Account
 		}
 		out.NameTag = ci.Account
+		for _, c := range ci.TLSPeerCerts {
+			spki := sha256.Sum256(c.RawSubjectPublicKeyInfo)
+			raw := sha256.Sum256(c.Raw)
+			out.TLSPeerCerts = append(out.TLSPeerCerts, &TLSPeerCert{
+				Subject: c.Subject.String(), SubjectPKISha256: hex.EncodeToString(spki[:]), CertSha256: hex.EncodeToString(raw[:]),
+			})
+		}
 	}
 	return out
 }

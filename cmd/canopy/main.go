@@ -86,9 +86,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// nats-server starts its monitor before its listeners, so the log
 	// reads in the same order.
-	if opts.HTTPPort != 0 {
+	if opts.HTTPPort != 0 || opts.HTTPSPort != 0 {
 		mon := monitor.New(srv, log)
-		if err := mon.Start(opts.HTTPHost, opts.HTTPPort); err != nil {
+		if err := startMonitor(mon, opts); err != nil {
 			log.Fatalf("%s", err)
 			return 1
 		}
@@ -174,6 +174,20 @@ func logOptions(o *conf.Options) logger.Options {
 		Verbose: o.TraceVerbose,
 		Pid:     true,
 	}
+}
+
+// startMonitor serves monitoring over HTTP, or over HTTPS with the
+// top-level tls block's certificate (Validate has already refused both
+// ports at once, and HTTPS without TLS).
+func startMonitor(mon *monitor.Monitor, opts *conf.Options) error {
+	if opts.HTTPPort != 0 {
+		return mon.Start(opts.HTTPHost, opts.HTTPPort)
+	}
+	cfg, err := opts.TLS.ServerConfig()
+	if err != nil {
+		return fmt.Errorf("https monitor: %w", err)
+	}
+	return mon.StartTLS(opts.HTTPHost, opts.HTTPSPort, cfg)
 }
 
 // reload reads the configuration again, with the command line over it as
