@@ -91,8 +91,13 @@ type CertFiles struct {
 // MakeCerts writes a new CA and a server certificate for 127.0.0.1, ::1 and
 // localhost into dir as ca.pem, server-cert.pem and server-key.pem, both
 // ECDSA P-256. The keys are new each time and the CA's key is never
-// written, so nothing else can be signed by it.
+// written, so nothing else can be signed by it. The paths it returns are
+// absolute, so that a config naming them reads the same from any folder.
 func MakeCerts(dir string) (CertFiles, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return CertFiles{}, err
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return CertFiles{}, err
 	}

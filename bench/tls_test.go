@@ -39,7 +39,11 @@ func withTLS(t *testing.T, certs CertFiles) func(*server.Options) {
 }
 
 func TestMakeCerts(t *testing.T) {
-	certs := testCerts(t)
+	t.Chdir(t.TempDir())
+	certs, err := MakeCerts("tls")
+	if err != nil {
+		t.Fatal(err)
+	}
 	pair, err := tls.LoadX509KeyPair(certs.Cert, certs.Key)
 	if err != nil {
 		t.Fatal(err)
@@ -63,6 +67,11 @@ func TestMakeCerts(t *testing.T) {
 	}
 	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "127.0.0.2", Roots: roots}); err == nil {
 		t.Error("server certificate valid for an address it does not name")
+	}
+	for _, p := range []string{certs.CA, certs.Cert, certs.Key} {
+		if !filepath.IsAbs(p) {
+			t.Errorf("path %s is relative", p)
+		}
 	}
 	if fi, err := os.Stat(certs.Key); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode: %v %v", fi.Mode(), err)
