@@ -45,7 +45,7 @@ type client struct {
 // off: a run whose connection dropped is reported, never quietly resumed.
 func connect(o *Options, serverURL, name string, pr *problems) (*client, error) {
 	c := &client{name: name, closed: make(chan struct{})}
-	opts := append(o.Auth.natsOptions(),
+	opts := append(append(o.Auth.natsOptions(), o.TLS.natsOptions()...),
 		nats.Name(name),
 		nats.NoReconnect(),
 		nats.Timeout(o.Timeout),

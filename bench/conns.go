@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -27,6 +28,12 @@ import (
 // with the server it measures. Each idle connection here is a bare socket
 // that did INFO / CONNECT / [SUB] / PING / PONG by hand and then sits still;
 // one sweeper answers the server's PINGs for all of them while they are held.
+//
+// Over TLS each idle connection is a crypto/tls client: the INFO line arrives
+// in the clear, then the client's handshake, then CONNECT inside TLS, as
+// nats.go does it. A full handshake per connection, with no session
+// resumption, is what a server pays when its clients start; the rate at
+// which they complete with Dialers of them in flight is the run's conns/s.
 
 // sweepInterval is how often held connections are checked for server PINGs.
 // nats-server pings every two minutes and closes after two unanswered ones,
@@ -35,8 +42,9 @@ const sweepInterval = 10 * time.Second
 
 // serverInfo is the part of the server's INFO the raw client needs.
 type serverInfo struct {
-	Nonce       string `json:"nonce"`
-	TLSRequired bool   `json:"tls_required"`
+	Nonce        string `json:"nonce"`
+	TLSRequired  bool   `json:"tls_required"`
+	TLSAvailable bool   `json:"tls_available"`
 }
 
 type connectMsg struct {
@@ -65,6 +73,7 @@ type rawDialer struct {
 	connect connectMsg
 	line    []byte        // the CONNECT line when it is the same for every connection
 	kp      nkeys.KeyPair // set when a creds file signs each server nonce
+	tls     *tls.Config   // set when the connections speak TLS
 }
 
 func newRawDialer(o *Options) (*rawDialer, error) {
@@ -77,9 +86,14 @@ func newRawDialer(o *Options) (*rawDialer, error) {
 		port = "4222"
 	}
 	d := &rawDialer{o: o, addr: net.JoinHostPort(host, port)}
+	if u.Scheme == "tls" || o.TLS.enabled() {
+		if d.tls, err = o.TLS.clientConfig(host); err != nil {
+			return nil, err
+		}
+	}
 	d.connect = connectMsg{
 		Name: "canopy-bench-idle", Lang: "go", Version: "canopy-bench", Protocol: 1,
-		Echo: true, Headers: true, NoResponders: true,
+		Echo: true, Headers: true, NoResponders: true, TLSRequired: d.tls != nil,
 		Token: o.Auth.Token, User: o.Auth.User, Pass: o.Auth.Password,
 	}
 	if u.User != nil {
@@ -166,37 +180,52 @@ func (d *rawDialer) open(ctx context.Context, i int, br *bufio.Reader) (net.Conn
 	if err != nil {
 		return nil, err
 	}
-	if err := d.handshake(c, i, br); err != nil {
+	nc, err := d.handshake(c, i, br)
+	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	return c, nil
+	return nc, nil
 }
 
-func (d *rawDialer) handshake(c net.Conn, i int, br *bufio.Reader) error {
+// handshake greets the server on c and returns the connection to keep: c
+// itself, or the TLS client over it.
+func (d *rawDialer) handshake(c net.Conn, i int, br *bufio.Reader) (net.Conn, error) {
 	if err := c.SetDeadline(time.Now().Add(d.o.Timeout)); err != nil {
-		return err
+		return nil, err
 	}
 	br.Reset(c)
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return fmt.Errorf("reading INFO: %w", err)
+		return nil, fmt.Errorf("reading INFO: %w", err)
 	}
 	if !bytes.HasPrefix(line, []byte("INFO ")) {
-		return fmt.Errorf("expected INFO, got %q", bytes.TrimSpace(line))
+		return nil, fmt.Errorf("expected INFO, got %q", bytes.TrimSpace(line))
 	}
 	var info serverInfo
 	if err := json.Unmarshal(bytes.TrimSpace(line[5:]), &info); err != nil {
-		return fmt.Errorf("bad INFO: %w", err)
+		return nil, fmt.Errorf("bad INFO: %w", err)
 	}
-	if info.TLSRequired {
-		return errors.New("the server requires TLS, which the idle-connection client does not speak")
+	switch {
+	case info.TLSRequired && d.tls == nil:
+		return nil, errors.New("the server requires TLS: give a CA file (--tls-ca) or a tls:// URL")
+	case d.tls != nil && !info.TLSRequired && !info.TLSAvailable:
+		return nil, errors.New("TLS was asked for but the server offers none")
+	case d.tls != nil:
+		// The server sends nothing after INFO until the client's hello,
+		// so br holds nothing that belongs to the TLS stream.
+		tc := tls.Client(c, d.tls)
+		if err := tc.Handshake(); err != nil {
+			return nil, fmt.Errorf("TLS handshake: %w", err)
+		}
+		c = tc
+		br.Reset(c)
 	}
 	out := d.line
 	if d.kp != nil {
 		sig, err := d.kp.Sign([]byte(info.Nonce))
 		if err != nil {
-			return fmt.Errorf("signing the nonce: %w", err)
+			return nil, fmt.Errorf("signing the nonce: %w", err)
 		}
 		cm := d.connect
 		cm.Sig = base64.RawURLEncoding.EncodeToString(sig)
@@ -210,28 +239,28 @@ func (d *rawDialer) handshake(c net.Conn, i int, br *bufio.Reader) error {
 	}
 	out = append(out, "PING\r\n"...)
 	if _, err := c.Write(out); err != nil {
-		return fmt.Errorf("writing CONNECT: %w", err)
+		return nil, fmt.Errorf("writing CONNECT: %w", err)
 	}
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
-			return fmt.Errorf("waiting for PONG: %w", err)
+			return nil, fmt.Errorf("waiting for PONG: %w", err)
 		}
 		switch {
 		case bytes.HasPrefix(line, []byte("PONG")):
-			return c.SetDeadline(time.Time{})
+			return c, c.SetDeadline(time.Time{})
 		case bytes.HasPrefix(line, []byte("PING")):
 			if _, err := c.Write([]byte("PONG\r\n")); err != nil {
-				return err
+				return nil, err
 			}
 		case bytes.HasPrefix(line, []byte("-ERR")):
-			return fmt.Errorf("server said %s", bytes.TrimSpace(line))
+			return nil, fmt.Errorf("server said %s", bytes.TrimSpace(line))
 		}
 	}
 }
 
 func runConns(ctx context.Context, o *Options, res *Result) error {
-	cr := &ConnsResult{Subscribed: o.ConnSub, ServerPID: o.ServerPID}
+	cr := &ConnsResult{Subscribed: o.ConnSub, ServerPID: o.ServerPID, Dialers: min(o.Dialers, o.Conns)}
 	res.Conns = cr
 	limit, hard := raiseNoFile()
 	cr.NoFileLimit = limit
@@ -245,6 +274,7 @@ func runConns(ctx context.Context, o *Options, res *Result) error {
 		return err
 	}
 	cr.SourceIPs = max(1, len(d.ips))
+	cr.TLS = d.tls != nil
 	if o.ServerPID != 0 {
 		if cr.ServerRSSBefore, err = readRSS(o.ServerPID); err != nil {
 			return err
@@ -377,10 +407,47 @@ func sweep(conns []net.Conn, buf []byte) int {
 	return alive
 }
 
+// tlsReadWait is how long a sweep waits for the rest of a TLS record whose
+// first bytes have arrived.
+const tlsReadWait = 100 * time.Millisecond
+
 // readNow does one non-blocking read. Going through the raw fd avoids
 // setting a read deadline per connection, which would wait out the deadline
 // on every idle socket.
 func readNow(c net.Conn, buf []byte) (n int, closed bool) {
+	if tc, ok := c.(*tls.Conn); ok {
+		return readTLSNow(tc, buf)
+	}
+	return rawRead(c, buf, 0)
+}
+
+// readTLSNow is readNow through TLS. Reading the fd directly would take
+// records away from crypto/tls, so it only peeks there; when bytes wait, the
+// TLS layer reads them under a short deadline. Those bytes may be a session
+// ticket rather than data, which leaves Read waiting out the deadline: that
+// happens once per connection, in the first sweep, and costs only time.
+func readTLSNow(tc *tls.Conn, buf []byte) (n int, closed bool) {
+	n, closed = rawRead(tc.NetConn(), buf[:1], syscall.MSG_PEEK)
+	if closed || n == 0 {
+		return 0, closed
+	}
+	if err := tc.SetReadDeadline(time.Now().Add(tlsReadWait)); err != nil {
+		return 0, true
+	}
+	n, err := tc.Read(buf)
+	var ne net.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ne) && ne.Timeout():
+		// Crypto/tls keeps a connection usable after a timeout.
+	default:
+		return n, true
+	}
+	return n, tc.SetReadDeadline(time.Time{}) != nil
+}
+
+// rawRead does one non-blocking recv on c's socket with flags.
+func rawRead(c net.Conn, buf []byte, flags int) (n int, closed bool) {
 	sc, ok := c.(syscall.Conn)
 	if !ok {
 		return 0, false
@@ -391,7 +458,7 @@ func readNow(c net.Conn, buf []byte) (n int, closed bool) {
 	}
 	var rerr error
 	err = rc.Read(func(fd uintptr) bool {
-		n, rerr = syscall.Read(int(fd), buf)
+		n, _, rerr = syscall.Recvfrom(int(fd), buf, flags|syscall.MSG_DONTWAIT)
 		return true
 	})
 	switch {

@@ -22,6 +22,15 @@
 // when their expected count is reached (or the timeout passes), and subscriber
 // connections Drain so that anything already sent is counted.
 //
+// # TLS
+//
+// Options.TLS (or a tls:// URL) puts every connection of a run on TLS:
+// nats.go's own for publishers and subscribers, crypto/tls clients that
+// upgrade after the plaintext INFO for idle connections. RunSuite's tls-*
+// cases make a CA and a server certificate for 127.0.0.1 with MakeCerts and
+// write the same tls blocks into A's and B's configs: on the client port, or
+// only on the leaf link.
+//
 // # Threading
 //
 //   - Run, Compare and RunSuite may be called from any goroutine; calls share

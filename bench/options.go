@@ -105,6 +105,9 @@ type Options struct {
 	// Label names the server in output; default the URL.
 	Label string
 	Auth  Auth
+	// TLS makes every connection of the run (publishers, subscribers, idle
+	// connections) speak TLS; a tls:// URL does too.
+	TLS TLSOptions
 
 	// Subject the messages are published on; default "canopy.bench".
 	Subject string
@@ -215,6 +218,9 @@ func (o *Options) normalize() error {
 		}
 	}
 	if err := o.Auth.validate(); err != nil {
+		return err
+	}
+	if err := o.TLS.validate(); err != nil {
 		return err
 	}
 	if o.Subject == "" {

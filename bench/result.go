@@ -49,7 +49,8 @@ type Result struct {
 	Conns   *ConnsResult `json:"conns,omitempty"`
 
 	// ServerCPU is the CPU time the server processes spent per delivery
-	// (per request for ReqRep), in nanoseconds, when the suite started
+	// (per request for ReqRep, per connection opened for Conns), in
+	// nanoseconds, when the suite started
 	// them and could read /proc; 0 otherwise. On a machine where the load
 	// generator and the server share the cores, throughput is often the
 	// client's limit, and this is what tells the servers apart.
@@ -75,6 +76,10 @@ type ConnsResult struct {
 	Opened     int  `json:"opened"`
 	Subscribed bool `json:"subscribed"`
 	SourceIPs  int  `json:"source_ips"`
+	// TLS says each connection did a full TLS handshake; Dialers is how
+	// many were being opened at once, which the opening rate depends on.
+	TLS     bool `json:"tls"`
+	Dialers int  `json:"dialers"`
 	// HeldSeconds is how long they were held; Alive is how many were still
 	// open at the end of the hold.
 	HeldSeconds float64 `json:"held_seconds"`
@@ -134,7 +139,11 @@ func (r *Result) Metrics() []Metric {
 		if c := r.Conns; c != nil && c.ServerPID != 0 {
 			ms = append(ms, Metric{MetricConnMem, "B", c.BytesPerConn, false})
 		}
-		return append(ms, Metric{MetricConnRate, "conns/s", r.MsgsPerSec, true})
+		ms = append(ms, Metric{MetricConnRate, "conns/s", r.MsgsPerSec, true})
+		if r.ServerCPU > 0 {
+			ms = append(ms, Metric{MetricCPU, "ns/conn", r.ServerCPU, false})
+		}
+		return ms
 	default:
 		ms := []Metric{
 			{MetricMsgs, "msgs/s", r.MsgsPerSec, true},

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +27,14 @@ func TestSuiteEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
+	dir := t.TempDir()
 	rep, err := RunSuite(context.Background(), SuiteOptions{
 		A:     ServerSpec{Name: "first", Cmd: []string{exe}},
 		B:     ServerSpec{Name: "second", Cmd: []string{exe}},
 		Quick: true,
 		Scale: 0.0001,
 		Conns: 50,
-		Dir:   t.TempDir(),
+		Dir:   dir,
 		Log:   &log,
 	})
 	if err != nil {
@@ -58,6 +60,21 @@ func TestSuiteEndToEnd(t *testing.T) {
 			t.Errorf("case %s missing from the report", k)
 		}
 	}
+	// The TLS cases ran on the certificates made in the suite's folder,
+	// with the same tls blocks for both servers.
+	if _, err := os.Stat(filepath.Join(dir, "tls", "ca.pem")); err != nil {
+		t.Errorf("no CA in the suite's folder: %v", err)
+	}
+	for _, name := range []string{"tls-pubsub-16-1.conf", "tls-leaf-down-1-hub.conf", "tls-leaf-down-1-leaf.conf"} {
+		a, errA := os.ReadFile(filepath.Join(dir, "a-first-"+name))
+		b, errB := os.ReadFile(filepath.Join(dir, "b-second-"+name))
+		if errA != nil || errB != nil {
+			t.Fatalf("configs of %s: %v %v", name, errA, errB)
+		}
+		if !bytes.Contains(a, []byte("tls {")) || !bytes.Equal(withoutNames(a), withoutNames(b)) {
+			t.Errorf("A and B configs of %s differ or lack TLS:\n%s\n%s", name, a, b)
+		}
+	}
 	if rep.Machine.Cores <= 0 {
 		t.Errorf("machine not described: %+v", rep.Machine)
 	}
@@ -69,11 +86,28 @@ func TestSuiteEndToEnd(t *testing.T) {
 	if err := WriteSuiteTable(&buf, rep); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"B/A", "pub/sub 1:1, 16 B", "leaf hop leaf -> hub", "idle connections", "mem/conn"} {
+	for _, want := range []string{"B/A", "pub/sub 1:1, 16 B", "leaf hop leaf -> hub", "idle connections", "mem/conn",
+		"TLS pub/sub 1:1, 16 B", "leaf hop hub -> leaf over TLS, plain clients", "idle TLS connections", "conns/s"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("suite table lacks %q:\n%s", want, buf.String())
 		}
 	}
+}
+
+// withoutNames drops the comment line and the ports from a config, which
+// are all that may differ between A's and B's.
+func withoutNames(conf []byte) []byte {
+	var out []byte
+	for line := range bytes.Lines(conf) {
+		if bytes.HasPrefix(line, []byte("#")) {
+			continue
+		}
+		if i := bytes.Index(line, []byte("127.0.0.1:")); i >= 0 {
+			line = line[:i]
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 func TestSuiteReportsAServerThatWillNotStart(t *testing.T) {

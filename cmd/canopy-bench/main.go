@@ -7,6 +7,7 @@
 //	canopy-bench SCENARIO [flags]        one scenario against one server
 //	canopy-bench SCENARIO --compare URL  the same against two, A B A B ...
 //	canopy-bench suite --a CMD --b CMD   every scenario, two servers it starts
+//	canopy-bench certs --dir DIR         a CA and a 127.0.0.1 server certificate
 //
 // Run `canopy-bench help` for the flags.
 package main
@@ -39,6 +40,7 @@ Usage:
   canopy-bench SCENARIO [flags]
   canopy-bench SCENARIO [flags] --compare URL2 [--pairs N]
   canopy-bench suite --a "CMD [ARGS]" --b "CMD [ARGS]" [--quick] [flags]
+  canopy-bench certs [--dir DIR]
 
 Scenarios:
   pub      publish only
@@ -53,15 +55,24 @@ Scenarios:
 Every message carries its publisher and sequence number; a lost, duplicated
 or reordered message fails the run with exit status 1.
 
+With --tls-ca (or a tls:// URL, or --tls-cert) every connection speaks TLS,
+the idle ones of conns too: each does a full handshake, --dialers at once,
+and conns/s is the rate at which they complete. "certs" writes a new CA
+(ca.pem) and a server certificate for 127.0.0.1 and localhost
+(server-cert.pem, server-key.pem) into --dir, for a server's tls block.
+
 The suite starts each server command with "-c FILE" (nats-server's config
 format) on free 127.0.0.1 ports, and for the leaf cases a hub and a leaf of
-each; it prints medians and B/A ratios. Its cases: %s.
+each; it prints medians and B/A ratios. The tls-* cases run against a CA
+and server certificate it makes in --dir/tls at the start, with the same tls
+blocks for both servers. Its cases: %s.
 
 Examples:
   canopy-bench pubsub --url nats://127.0.0.1:4222 --size 16 --count 1000000
   canopy-bench pubsub --pubs 1 --subs 4 --compare nats://127.0.0.1:4333
   canopy-bench reqrep --pubs 4 --subs 2 --duration 10s --json
   canopy-bench conns --conns 50000 --conn-sub --server-pid $(pidof nats-server)
+  canopy-bench pubsub --url tls://127.0.0.1:4222 --tls-ca ca.pem --size 1024
   canopy-bench suite --a .cache/bin/nats-server --b bin/canopy --quick
 
 Flags:
@@ -101,6 +112,9 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.StringVar(&o.Auth.User, "user", "", "user name")
 	fs.StringVar(&o.Auth.Password, "password", "", "password")
 	fs.StringVar(&o.Auth.CredsFile, "creds", "", "credentials file (user JWT and nkey seed)")
+	fs.StringVar(&o.TLS.CAFile, "tls-ca", "", "connect over TLS, verifying the server against these PEM CA certificates (a tls:// URL alone uses the system's)")
+	fs.StringVar(&o.TLS.CertFile, "tls-cert", "", "client certificate (PEM) for servers that verify clients; turns TLS on")
+	fs.StringVar(&o.TLS.KeyFile, "tls-key", "", "private key (PEM) of --tls-cert")
 	fs.StringVar(&o.Subject, "subject", "canopy.bench", "subject to publish on")
 	fs.IntVar(&o.Size, "size", 128, "payload size in bytes (below 16 the check travels in a header)")
 	fs.Int64VarP(&o.Count, "count", "n", 0, "messages (requests) to send in all, split over the publishers (default 100000)")
@@ -132,7 +146,7 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.BoolVar(&c.suite.Quick, "quick", false, "suite: one pair per case, a quarter of the messages")
 	fs.Float64Var(&c.suite.Scale, "scale", 1, "suite: multiply every message count by this")
 	fs.StringSliceVar(&c.only, "only", nil, "suite: run only these cases (comma-separated keys)")
-	fs.StringVar(&c.suite.Dir, "dir", "", "suite: keep server configs and logs in this folder")
+	fs.StringVar(&c.suite.Dir, "dir", "", "suite: keep server configs, logs and certificates in this folder; certs: write them here (default .)")
 	return fs
 }
 
@@ -170,8 +184,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	if c.scenario == "suite" {
+	switch c.scenario {
+	case "suite":
 		return c.runSuite(ctx, stdout, stderr, progress)
+	case "certs":
+		return c.writeCerts(stdout, stderr)
 	}
 	if !isScenario(c.scenario) {
 		fmt.Fprintf(stderr, "canopy-bench: unknown scenario %q (try: canopy-bench help)\n", c.scenario)
@@ -287,6 +304,23 @@ func (c *cli) runSuite(ctx context.Context, stdout, stderr, progress io.Writer) 
 		}
 	}
 	return report(stderr, err)
+}
+
+// writeCerts makes a CA and a server certificate, and shows the config that
+// uses them.
+func (c *cli) writeCerts(stdout, stderr io.Writer) int {
+	dir := c.suite.Dir
+	if dir == "" {
+		dir = "."
+	}
+	f, err := bench.MakeCerts(dir)
+	if err != nil {
+		fmt.Fprintf(stderr, "canopy-bench: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stdout, "# server config:\ntls {\n  cert_file: %q\n  key_file: %q\n}\n", f.Cert, f.Key)
+	fmt.Fprintf(stdout, "# clients: canopy-bench SCENARIO --url tls://127.0.0.1:4222 --tls-ca %s\n", f.CA)
+	return 0
 }
 
 // report prints a failure loudly and picks the exit code.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,38 @@ func TestCommandLine(t *testing.T) {
 	}
 	if code, out, _ := runCLI("help"); code != 0 || !strings.Contains(out, "Scenarios:") {
 		t.Fatalf("help: exit %d", code)
+	}
+}
+
+// TestCommandLineTLS makes certificates with the certs command, starts a
+// server on them and runs a scenario and idle connections over TLS.
+func TestCommandLineTLS(t *testing.T) {
+	dir := t.TempDir()
+	code, out, errs := runCLI("certs", "--dir", dir)
+	if code != 0 || !strings.Contains(out, "cert_file") {
+		t.Fatalf("certs: exit %d: %s %s", code, out, errs)
+	}
+	ca := filepath.Join(dir, "ca.pem")
+	url := startServer(t, func(o *server.Options) {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{
+			CertFile: filepath.Join(dir, "server-cert.pem"), KeyFile: filepath.Join(dir, "server-key.pem"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.TLSConfig = tc
+	})
+	if code, _, errs := runCLI("pubsub", "-s", url, "--tls-ca", ca, "-n", "500", "--subs", "2"); code != 0 {
+		t.Fatalf("pubsub over TLS: exit %d: %s", code, errs)
+	}
+	code, out, errs = runCLI("conns", "-s", url, "--tls-ca", ca, "--conns", "20", "--dialers", "4", "--json")
+	if code != 0 || !strings.Contains(out, `"tls": true`) {
+		t.Fatalf("conns over TLS: exit %d: %s %s", code, out, errs)
+	}
+	if code, _, errs := runCLI("pubsub", "-s", url, "-n", "10", "--timeout", "2s"); code != exitFail || !strings.Contains(errs, "certificate") {
+		t.Fatalf("without the CA: exit %d: %s", code, errs)
+	}
+	if code, _, _ := runCLI("pubsub", "-s", url, "--tls-cert", ca); code != exitUsage {
+		t.Fatalf("--tls-cert without --tls-key: exit %d, want %d", code, exitUsage)
 	}
 }
