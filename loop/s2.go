@@ -79,7 +79,18 @@ func (l *s2Layer) input(c *client, raw []byte) {
 		return
 	}
 	err := l.decode(raw, func(b []byte) bool {
-		l.xl.pass(c, b)
+		// A block may hold a megabyte of messages: hand it on in pieces
+		// the size of one socket read, writing what each caused before
+		// the next, as if they had come in reads of their own. Receivers'
+		// buffers then stay the size the plaintext path gives them.
+		for len(b) > readBufferCap && !c.closed.Load() {
+			l.xl.pass(c, b[:readBufferCap])
+			b = b[readBufferCap:]
+			c.w.flush()
+		}
+		if !c.closed.Load() {
+			l.xl.pass(c, b)
+		}
 		return !c.closed.Load()
 	})
 	if err != nil {
