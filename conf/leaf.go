@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nkeys"
 )
@@ -52,7 +53,7 @@ func (l *loader) leafnodes(n node) {
 				ln.MinVersion = s
 			}
 		case "compression":
-			if c, ok := l.compression(e); ok {
+			if c, ok := l.compression(e, &ln.CompressionRTT); ok {
 				ln.Compression = c
 			}
 		case "isolate_leafnode_interest", "isolate":
@@ -180,7 +181,7 @@ func (l *loader) remote(el node, m map[string]any) *Remote {
 		case "hub":
 			l.setBool(e, &r.Hub)
 		case "compression":
-			if c, ok := l.compression(e); ok {
+			if c, ok := l.compression(e, &r.CompressionRTT); ok {
 				r.Compression = c
 			}
 		case "first_info_timeout":
@@ -295,7 +296,7 @@ func redactedURL(s string) string {
 // compression reads a compression setting: a mode, true (s2_auto), false
 // (off), or a map with mode and rtt_thresholds. The mode is normalised to
 // nats-server's spelling.
-func (l *loader) compression(n node) (string, bool) {
+func (l *loader) compression(n node, rtts *[]time.Duration) (string, bool) {
 	var mode string
 	switch v := n.v.(type) {
 	case bool:
@@ -313,7 +314,18 @@ func (l *loader) compression(n node) (string, bool) {
 					mode = s
 				}
 			case "rtt_thresholds", "thresholds", "rtts", "rtt":
-				l.unsupported(e)
+				list, ok := e.v.([]any)
+				if !ok {
+					l.invalid(e, "expected a list of durations, got %s", describe(e.v))
+					continue
+				}
+				for _, it := range list {
+					d, ok := l.duration(child(e, e.key, it))
+					if !ok {
+						break
+					}
+					*rtts = append(*rtts, d)
+				}
 			default:
 				l.unknown(e)
 			}
@@ -328,6 +340,15 @@ func (l *loader) compression(n node) (string, bool) {
 	c, ok := compressionMode(mode)
 	if !ok {
 		l.invalid(n, "unsupported compression mode %q", mode)
+		return c, ok
+	}
+	if len(*rtts) > 0 {
+		t, err := CheckRTTThresholds(*rtts)
+		if err != nil {
+			l.invalid(n, "compression mode %q %v", c, err)
+			return c, false
+		}
+		*rtts = t
 	}
 	return c, ok
 }
@@ -388,4 +409,32 @@ func expandPath(p string) (string, error) {
 		return "", fmt.Errorf("cannot expand %q: %w", p, err)
 	}
 	return filepath.Join(home, p[1:]), nil
+}
+
+// CheckRTTThresholds validates s2_auto's rtt_thresholds as nats-server
+// does: negative values count as 0 (a level not used), the others must
+// ascend, trailing zeros go, and between one and four must remain.
+func CheckRTTThresholds(in []time.Duration) ([]time.Duration, error) {
+	var out []time.Duration
+	for _, d := range in {
+		d = max(d, 0)
+		if d != 0 {
+			for _, v := range out {
+				if d < v {
+					return nil, fmt.Errorf("has RTT thresholds %v not in ascending order", in)
+				}
+			}
+		}
+		out = append(out, d)
+	}
+	for len(out) > 0 && out[len(out)-1] == 0 {
+		out = out[:len(out)-1]
+	}
+	switch {
+	case len(out) > 4:
+		return nil, fmt.Errorf("should have no more than 4 RTT thresholds: %v", in)
+	case len(out) == 0:
+		return nil, fmt.Errorf("requires at least one RTT threshold")
+	}
+	return out, nil
 }

@@ -617,6 +617,12 @@ func TestErrorText(t *testing.T) {
 		{"compression", "leafnodes { compression: s2_fastest }", []string{
 			`/tmp/x.conf:1:12: invalid value for "compression": unsupported compression mode "s2_fastest"`,
 		}},
+		{"rtt thresholds order", `leafnodes { compression: { mode: s2_auto, rtt_thresholds: ["50ms", "10ms"] } }`, []string{
+			`/tmp/x.conf:1:12: invalid value for "compression": compression mode "s2_auto" has RTT thresholds [50ms 10ms] not in ascending order`,
+		}},
+		{"rtt thresholds bad duration", `leafnodes { compression: { mode: s2_auto, rtt_thresholds: ["fast"] } }`, []string{
+			`/tmp/x.conf:1:60: invalid value for "rtt_thresholds": cannot read duration "fast": use a number and a unit, such as "2m" or "500ms"`,
+		}},
 		{"min version", `leafnodes { min_version: "2.7.0" }`, []string{
 			`/tmp/x.conf:1:12: invalid value for "min_version": leafnode minimum version "2.7.0" is below 2.8.0, the lowest that can be checked`,
 		}},
@@ -892,6 +898,14 @@ func TestCompressionForms(t *testing.T) {
 		if o.LeafNode.Compression != want || o.LeafNode.Remotes[0].Compression != want {
 			t.Errorf("compression %s: got %q and %q, want %q", in, o.LeafNode.Compression, o.LeafNode.Remotes[0].Compression, want)
 		}
+	}
+}
+
+func TestCompressionRTTThresholds(t *testing.T) {
+	o := mustParse(t, `leafnodes { remotes: [ { url: "nats://h", compression: { mode: s2_auto, rtt_thresholds: ["0ms", "20ms", "0ms"] } } ] }`)
+	r := o.LeafNode.Remotes[0]
+	if r.Compression != "s2_auto" || len(r.CompressionRTT) != 2 || r.CompressionRTT[0] != 0 || r.CompressionRTT[1] != 20*time.Millisecond {
+		t.Fatalf("got %q %v", r.Compression, r.CompressionRTT)
 	}
 }
 

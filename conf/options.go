@@ -227,8 +227,11 @@ type LeafNode struct {
 	// where nats-server would use s2_auto; Normalize leaves it to the leaf
 	// code to decide what Canopy offers.
 	Compression string
-	MinVersion  string
-	Isolate     bool
+	// CompressionRTT are s2_auto's rtt_thresholds; nil means nats-server's
+	// 10ms, 50ms, 100ms, 250ms.
+	CompressionRTT []time.Duration
+	MinVersion     string
+	Isolate        bool
 
 	// TLS is the leafnode listener's tls block (leafnodes { tls {} });
 	// nil means plaintext. Remotes do not use it: each has its own.
@@ -246,10 +249,11 @@ type Remote struct {
 	DenyImports      []string
 	DenyExports      []string
 	Hub              bool
-	Compression      string        // as LeafNode.Compression
-	FirstInfoTimeout time.Duration // 0 means DefaultLeafFirstInfo
-	DialTimeout      time.Duration // 0 means LeafNode.DialTimeout
-	Isolate          bool          // isolate_leafnode_interest on this remote
+	Compression      string          // as LeafNode.Compression
+	CompressionRTT   []time.Duration // as LeafNode.CompressionRTT
+	FirstInfoTimeout time.Duration   // 0 means DefaultLeafFirstInfo
+	DialTimeout      time.Duration   // 0 means LeafNode.DialTimeout
+	Isolate          bool            // isolate_leafnode_interest on this remote
 	NoRandomize      bool
 	IgnoreDiscovered bool
 	RequestIsolation bool

@@ -122,3 +122,25 @@ func payloadMix(t *testing.T, subject string, pubSrv server, pub, sub *nats.Conn
 	}
 	s.Unsubscribe()
 }
+
+// TestLeafCompressionRTTThresholds: s2_auto with thresholds that turn the
+// two lowest levels off picks s2_better whatever the round trip, on the
+// leaf that configured it.
+func TestLeafCompressionRTTThresholds(t *testing.T) {
+	t.Parallel()
+	for _, p := range pairings {
+		t.Run(p.name, func(t *testing.T) {
+			hub := start(t, p.hub, `server_name: hub
+leafnodes { listen: "127.0.0.1:-1", compression: accept }`)
+			lf := start(t, p.leaf, fmt.Sprintf(`server_name: leaf
+leafnodes { remotes = [ { url: "nats-leaf://127.0.0.1:%d",
+  compression: { mode: s2_auto, rtt_thresholds: ["0ms", "0ms", "1h"] } } ] }`, hub.LeafPort()))
+			waitLinks(t, hub, 1)
+			waitLinks(t, lf, 1)
+			if got := lf.Links()[0].Compression; got != "s2_better" {
+				t.Errorf("leaf shows %q, want s2_better", got)
+			}
+			payloadMix(t, "down", hub, connect(t, hub, ""), connect(t, lf, ""))
+		})
+	}
+}

@@ -15,9 +15,10 @@ import (
 // CONNECT. Either side may settle on no compression instead, and the link
 // runs as before.
 
-// The RTT thresholds of s2_auto: up to the first, s2_uncompressed; up to
-// the second, s2_fast; up to the third, s2_better; above, s2_best.
-var s2AutoThresholds = [3]time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond}
+// The RTT thresholds of s2_auto when rtt_thresholds sets none: up to the
+// first, s2_uncompressed; up to the second, s2_fast; then s2_better, and
+// s2_best beyond the third.
+var s2AutoThresholds = []time.Duration{10 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond}
 
 // needsCompression reports whether mode m asks for compression to be
 // negotiated.
@@ -50,17 +51,36 @@ func selectCompression(ours, theirs string) (string, error) {
 	return "", fmt.Errorf("unsupported route compression mode %q", theirs)
 }
 
-// s2AutoLevel is the level s2_auto takes for a round trip of rtt.
-func s2AutoLevel(rtt time.Duration) string {
-	switch {
-	case rtt <= s2AutoThresholds[0]:
-		return compressUncompressed
-	case rtt <= s2AutoThresholds[1]:
-		return compressFast
-	case rtt <= s2AutoThresholds[2]:
-		return compressBetter
+// s2AutoLevel is the level s2_auto takes for a round trip of rtt: the
+// level of the first threshold rtt does not pass (a zero threshold turns
+// its level off), or past them all, s2_best when there are three or more,
+// else the last one's.
+func s2AutoLevel(rtt time.Duration, thresholds []time.Duration) string {
+	if len(thresholds) == 0 {
+		thresholds = s2AutoThresholds
 	}
-	return compressBest
+	idx := -1
+	for i, d := range thresholds {
+		if rtt <= d {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		idx = len(thresholds) - 1
+		if len(thresholds) >= 3 {
+			idx = 3
+		}
+	}
+	return [...]string{compressUncompressed, compressFast, compressBetter, compressBest}[min(idx, 3)]
+}
+
+// compressionRTT is the link's rtt_thresholds.
+func (c *client) compressionRTT() []time.Duration {
+	if r := c.leaf.remote; r != nil {
+		return r.Config().CompressionRTT
+	}
+	return c.srv.opts.LeafNode.CompressionRTT
 }
 
 // compressionConfig is this side's configured mode for link c; not
@@ -112,7 +132,7 @@ func (c *client) negotiateCompression(theirs string) (bool, error) {
 	if cm == compressAuto {
 		// No round trip is measured yet: the time the connection took to
 		// get here stands in for it, as nats-server has it.
-		cm = s2AutoLevel(time.Since(c.start))
+		cm = s2AutoLevel(time.Since(c.start), c.compressionRTT())
 	}
 	l.setCompression(cm)
 	if !needsCompression(cm) {
@@ -169,7 +189,7 @@ func (c *client) s2Level() {
 	}
 	for t := c.tr; t != nil; t = t.link().up {
 		if s, ok := t.(*s2Layer); ok {
-			if lv := s2AutoLevel(time.Duration(c.rtt)); lv != s.level {
+			if lv := s2AutoLevel(time.Duration(c.rtt), c.compressionRTT()); lv != s.level {
 				s.level = lv
 				c.leaf.setCompression(lv)
 			}
