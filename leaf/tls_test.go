@@ -157,5 +157,3 @@ leafnodes { reconnect: "100ms", remotes = [ { url: "tls://localhost:%d", credent
 		})
 	}
 }
-
-
