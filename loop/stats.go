@@ -91,6 +91,8 @@ type LeafInfo struct {
 	Name     string // the peer's server name
 	Spoke    bool   // this server is the leaf on the link
 	Isolated bool
+	// Compression is the link's negotiated compression (leafcompress.go).
+	Compression string
 }
 
 // SubInfo is one subscription (nats-server's SubDetail).
@@ -287,7 +289,7 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 	if c.kind == kindLeaf {
 		ci.Kind, ci.Type, ci.Lang = "Leafnode", "", ""
 		l := c.leaf
-		ci.Leaf = &LeafInfo{Name: l.name, Spoke: l.spoke, Isolated: l.isolated}
+		ci.Leaf = &LeafInfo{Name: l.name, Spoke: l.spoke, Isolated: l.isolated, Compression: l.Compression()}
 		ci.Name = l.name
 	}
 	if subs && len(c.subs) > 0 {

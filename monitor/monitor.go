@@ -690,6 +690,9 @@ func (m *Monitor) Leafz(subs bool, account string) (*Leafz, error) {
 			InBytes:    ci.InBytes,
 			OutBytes:   ci.OutBytes,
 			NumSubs:    uint32(ci.NumSubs),
+			// As nats-server: the negotiated level, "off" or "not
+			// supported".
+			Compression: ci.Leaf.Compression,
 		}
 		if subs {
 			li.Subs = make([]string, 0, len(ci.Subs))
