@@ -316,7 +316,12 @@ func (o *Options) Normalize() {
 		o.WriteDeadline = DefaultWriteDeadline
 	}
 	if o.Authorization.Timeout == 0 {
+		// With TLS the handshake comes out of the same budget: nats-server
+		// gives a second more than the TLS timeout.
 		o.Authorization.Timeout = DefaultAuthTimeout
+		if o.TLS != nil {
+			o.Authorization.Timeout = o.TLS.HandshakeTimeout() + time.Second
+		}
 	}
 	if !o.NoLogtime {
 		o.Logtime = true
@@ -332,6 +337,9 @@ func (o *Options) Normalize() {
 	}
 	if o.LeafNode.AuthTimeout == 0 {
 		o.LeafNode.AuthTimeout = o.Authorization.Timeout
+		if o.LeafNode.TLS != nil {
+			o.LeafNode.AuthTimeout = o.LeafNode.TLS.HandshakeTimeout() + time.Second
+		}
 	}
 	if o.LeafNode.ReconnectInterval == 0 {
 		o.LeafNode.ReconnectInterval = DefaultLeafReconnect

@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"net/url"
 	"testing"
 	"time"
 )
@@ -49,5 +50,19 @@ func TestSelectCompression(t *testing.T) {
 	}
 	if _, err := selectCompression(compressAuto, "zstd"); err == nil || err.Error() != `unsupported route compression mode "zstd"` {
 		t.Errorf("unknown mode: %v", err)
+	}
+}
+
+func TestTLSName(t *testing.T) {
+	u := func(s string) *url.URL { x, _ := url.Parse(s); return x }
+	conf := []*url.URL{u("tls://hub.example.com:7422")}
+	if got := tlsName(u("tls://10.1.2.3:7422"), conf); got != "hub.example.com" {
+		t.Errorf("discovered IP: %s", got)
+	}
+	if got := tlsName(u("tls://other.example.com:7422"), conf); got != "other.example.com" {
+		t.Errorf("host: %s", got)
+	}
+	if got := tlsName(u("tls://127.0.0.1:7422"), []*url.URL{u("tls://127.0.0.1:7422")}); got != "127.0.0.1" {
+		t.Errorf("only IPs: %s", got)
 	}
 }

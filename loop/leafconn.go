@@ -487,7 +487,7 @@ func (c *client) dialTLS() (*tlsTransport, error) {
 		return nil, c.closeWith(reasonProtocol, "")
 	}
 	if cfg.ServerName == "" {
-		cfg.ServerName = r.URL().Hostname()
+		cfg.ServerName = tlsName(r.URL(), r.Config().URLs)
 	}
 	timeout := o.Timeout
 	if timeout <= 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -535,4 +536,20 @@ func (c *client) peerCert() *x509.Certificate {
 		}
 	}
 	return nil
+}
+
+// tlsName is the name a leaf remote verifies the hub's certificate for:
+// the host of the URL dialled, unless that is a bare IP (a discovered
+// URL) and a configured URL names a host, as nats-server keeps it.
+func tlsName(u *url.URL, configured []*url.URL) string {
+	host := u.Hostname()
+	if net.ParseIP(host) == nil {
+		return host
+	}
+	for _, c := range configured {
+		if h := c.Hostname(); net.ParseIP(h) == nil && h != "" {
+			return h
+		}
+	}
+	return host
 }
