@@ -338,6 +338,18 @@ func runConns(ctx context.Context, o *Options, res *Result) error {
 		if cr.ServerRSSAfter, err = readRSS(o.ServerPID); err != nil {
 			return err
 		}
+		cr.BytesPerConnAtOpen = float64(cr.ServerRSSAfter-cr.ServerRSSBefore) / float64(cr.Opened)
+		// Both servers get the same idle time to give back what opening
+		// the connections left (handshakes' garbage, buffers); the
+		// connections answer their PINGs meanwhile in hold, later.
+		select {
+		case <-time.After(connsSettle):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if cr.ServerRSSAfter, err = readRSS(o.ServerPID); err != nil {
+			return err
+		}
 		cr.BytesPerConn = float64(cr.ServerRSSAfter-cr.ServerRSSBefore) / float64(cr.Opened)
 	}
 	if selfAfter, err := readRSS(os.Getpid()); err == nil && selfBefore > 0 {
@@ -499,6 +511,10 @@ func raiseNoFile() (soft, hard uint64) {
 	_ = syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl)
 	return rl.Cur, rl.Max
 }
+
+// connsSettle is how long idle connections are left alone before the
+// server's memory is read.
+const connsSettle = 3 * time.Second
 
 // readRSS returns the resident set size of a process from /proc.
 func readRSS(pid int) (int64, error) {

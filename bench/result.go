@@ -88,7 +88,12 @@ type ConnsResult struct {
 	ServerPID       int     `json:"server_pid,omitempty"`
 	ServerRSSBefore int64   `json:"server_rss_before,omitempty"`
 	ServerRSSAfter  int64   `json:"server_rss_after,omitempty"`
-	BytesPerConn    float64 `json:"server_bytes_per_conn,omitempty"`
+	// BytesPerConn is measured once the connections have been idle for
+	// connsSettle, which is what a server holding them costs;
+	// BytesPerConnAtOpen right after the last one got its PONG, which
+	// still holds what opening them left behind.
+	BytesPerConn       float64 `json:"server_bytes_per_conn,omitempty"`
+	BytesPerConnAtOpen float64 `json:"server_bytes_per_conn_at_open,omitempty"`
 	// The harness's own memory per connection, for reference.
 	ClientBytesPerConn float64 `json:"client_bytes_per_conn"`
 	NoFileLimit        uint64  `json:"nofile_limit"`

@@ -172,7 +172,13 @@ func testVolume(t *testing.T, prefix string, pub, sub side) {
 	for j := range big {
 		big[j] = byte(j)
 	}
+	// The publisher is waited for before returning: the subscriber may
+	// have everything before the publisher's flush has its PONG, and the
+	// test's cleanup must not close the connection under that flush.
+	published := make(chan struct{})
+	defer func() { <-published }()
 	go func() {
+		defer close(published)
 		for i := 0; i < n; i++ {
 			m := nats.NewMsg(prefix)
 			m.Data = body(i)

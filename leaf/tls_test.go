@@ -3,6 +3,8 @@ package leaf_test
 import (
 	"crypto/x509/pkix"
 	"fmt"
+	"os"
+	"sync"
 
 	"testing"
 	"time"
@@ -89,7 +91,10 @@ leafnodes { reconnect: "100ms", remotes = [ { url: "tls://127.0.0.1:%d", tls { c
 // system's roots (here the test CA, through SSL_CERT_FILE: the only test
 // of this binary that reads the system roots, which Go loads once).
 func TestLeafTLSUpgrade(t *testing.T) {
-	cs := testcert.New(t, t.TempDir())
+	// One CA for the whole process: Go reads SSL_CERT_FILE once, so a
+	// second run (-count) must find the same CA there.
+	upgradeCA.once.Do(func() { upgradeCA.set = testcert.New(t, upgradeCA.dir) })
+	cs := upgradeCA.set
 	t.Setenv("SSL_CERT_FILE", cs.CA.CertFile)
 	for _, p := range pairings {
 		t.Run(p.name, func(t *testing.T) {
@@ -156,4 +161,24 @@ leafnodes { reconnect: "100ms", remotes = [ { url: "tls://localhost:%d", credent
 			testLinkPermissions(t, hub, lf, hc, lc)
 		})
 	}
+}
+
+// upgradeCA is TestLeafTLSUpgrade's CA, kept for the process in a folder
+// TestMain removes.
+var upgradeCA struct {
+	once sync.Once
+	dir  string
+	set  *testcert.Set
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "canopy-leaf-ca-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	upgradeCA.dir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -158,5 +158,6 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 		w.scheduleTick()
 	}
 	s.wmu.Unlock()
+	s.maybeTrim(time.Now().UnixNano())
 	return tickInterval, gnet.None
 }

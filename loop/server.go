@@ -93,8 +93,9 @@ type Server struct {
 	remotes     []*leaf.Remote
 	stopRemotes context.CancelFunc
 
-	ops opsState // monitoring, reload and lame-duck state (ops.go)
-	tls tlsConfigs
+	ops  opsState // monitoring, reload and lame-duck state (ops.go)
+	tls  tlsConfigs
+	trim trimState // returning memory after handshake bursts (trim.go)
 }
 
 // New builds a server from normalized options. It binds nothing yet.

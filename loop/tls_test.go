@@ -133,11 +133,10 @@ func TestTLSVerify(t *testing.T) {
 		// No certificate, and one from a CA the server does not trust:
 		// Go's client offers only a certificate the server's CA list
 		// names, so both look like no certificate to the server.
+		// With TLS 1.3 the client may learn of it as a certificate
+		// alert or as the connection closing under its first write.
 		for _, opts := range [][]nats.Option{{ca}, {ca, nats.ClientCert(rogue.CertFile, rogue.KeyFile)}} {
-			err := tlsRefused(t, addr, opts...)
-			if !strings.Contains(err.Error(), "certificate") {
-				t.Errorf("refusal without a good certificate: %v", err)
-			}
+			tlsRefused(t, addr, opts...)
 		}
 	})
 }
