@@ -274,8 +274,10 @@ func (c *client) processConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &o); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
+	// The auth deadline stays until the credentials are found good
+	// (connectAuthenticated): a check waiting behind a storm of others
+	// must still end when the client's time is up.
 	now := c.w.now
-	c.authDeadline = 0
 	c.lastIn = now
 	c.nextPing = now + c.srv.firstPingDelay()
 	first := !c.connected
@@ -299,16 +301,10 @@ func (c *client) processConnect(arg []byte) error {
 		// A signature or a bcrypt hash costs this loop's every connection
 		// 0.1 to 100 ms: check it on an auth worker and finish the CONNECT
 		// back here. What the client sent after it waits (resume).
-		c.authenticating = true
-		nonce := c.nonce
-		c.srv.authWork(func() {
-			id, err := c.srv.auth.Authenticate(creds, nonce)
-			c.onLoop(func() {
-				c.authenticating = false
-				if c.connectAuthenticated(&o, id, err) == nil {
-					c.resume()
-				}
-			})
+		c.checkOffLoop(creds, false, func(id *auth.Identity, err error) {
+			if c.connectAuthenticated(&o, id, err) == nil {
+				c.resume()
+			}
 		})
 		return parser.ErrStop
 	}
@@ -343,6 +339,7 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 		return c.closeWith(reasonNoRespHeaders, errNoRespHeaders)
 	}
 	c.connected = true
+	c.authDeadline = 0
 	c.p.NeedConnect = false
 	if c.verbose {
 		c.sendOK()

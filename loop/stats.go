@@ -75,6 +75,10 @@ type ConnInfo struct {
 	Account      string
 	// Subs is set when asked for, and always for closed connections.
 	Subs []SubInfo
+	// SubsOmitted is how many of a closed connection's subscriptions its
+	// record does not keep, to bound the records' memory (see
+	// maxClosedSubBytes).
+	SubsOmitted int
 	Leaf *LeafInfo // leaf links only
 }
 
