@@ -79,7 +79,7 @@ type ConnInfo struct {
 	// record does not keep, to bound the records' memory (see
 	// maxClosedSubBytes).
 	SubsOmitted int
-	Leaf *LeafInfo // leaf links only
+	Leaf        *LeafInfo // leaf links only
 }
 
 // LeafInfo is what a leaf link adds to ConnInfo (nats-server's /leafz).
