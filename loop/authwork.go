@@ -17,7 +17,8 @@ import (
 // for seconds. It is bounded all the same, by the connections: each has at
 // most one check queued (it sends nothing else until the check is done),
 // and one whose auth timeout passes while it waits is closed on its loop
-// and its check skipped by the worker that picks it up.
+// and its check skipped by the worker that picks it up. A check a worker
+// has begun is let finish, past the timeout if need be.
 
 // authQueue holds the checks waiting for a worker.
 type authQueue struct {
@@ -117,11 +118,13 @@ func (s *Server) maxDeferred() int {
 func (c *client) checkOffLoop(creds *auth.ConnectCreds, leaf bool, done func(*auth.Identity, error)) {
 	authn, nonce := c.srv.auth, c.nonce
 	c.authenticating = true
+	c.authStarted.Store(false)
 	c.srv.authWork(func() {
 		if c.closed.Load() {
 			// Timed out, or gone, while waiting: spare the worker.
 			return
 		}
+		c.authStarted.Store(true)
 		var id *auth.Identity
 		var err error
 		if leaf {

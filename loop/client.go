@@ -129,10 +129,14 @@ type client struct {
 	pendingOut atomic.Int64
 	refreshing atomic.Bool
 	headers    atomic.Bool
-	inMsgs     atomic.Int64
-	inBytes    atomic.Int64
-	outMsgs    atomic.Int64
-	outBytes   atomic.Int64
+	// authStarted is set by the auth worker that begins c's check
+	// (checkOffLoop); from then on the check, not the auth timeout, ends
+	// the wait.
+	authStarted atomic.Bool
+	inMsgs      atomic.Int64
+	inBytes     atomic.Int64
+	outMsgs     atomic.Int64
+	outBytes    atomic.Int64
 
 	// The loop counts in these plain fields and publishes them to the
 	// atomics above once per event (syncStats), not once per message.
@@ -823,7 +827,10 @@ func (c *client) checkTimers(now int64) {
 		// other loops read from going stale.
 		c.setPending(c.conn.OutboundBuffered())
 	}
-	if c.authDeadline != 0 && now >= c.authDeadline {
+	// A check still queued when the time is up ends with the timeout; one
+	// a worker has begun is let finish, as nats-server stops the clock once
+	// it starts on a CONNECT.
+	if c.authDeadline != 0 && now >= c.authDeadline && !(c.authenticating && c.authStarted.Load()) {
 		if c.kind == kindLeaf {
 			c.leafTimeout()
 			return

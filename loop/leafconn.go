@@ -389,7 +389,7 @@ func (c *client) leafAuthenticated(lc *leaf.Connect, id *auth.Identity, err erro
 func (c *client) leafConnectAgain(lc *leaf.Connect, creds *auth.ConnectCreds) error {
 	s := c.srv
 	if lc.Name != "" && lc.RemoteAccount != "" {
-		s.log.Warnf("%s - Replacing duplicate remote leafnode connection %s", c, c)
+		s.log.Warnf("%s - Leafnode %q sent CONNECT again: closed as a duplicate of itself", c, lc.Name)
 		return c.closeWith(reasonProtocol, errLeafDuplicate)
 	}
 	again := func(id *auth.Identity, err error) error {
@@ -552,12 +552,6 @@ func (c *client) leafEstablish() {
 	var old *client
 	if l.remote == nil {
 		old = acc.duplicateLeaf(c)
-	}
-	if c.closed.Load() {
-		// Closed from another loop meanwhile (a newer duplicate):
-		// OnClose may be done with the account already.
-		acc.mu.Unlock()
-		return
 	}
 	acc.leafs = append(acc.leafs, c)
 	acc.mu.Unlock()
