@@ -177,7 +177,9 @@ func TestLeafBcryptConnectNoStall(t *testing.T) {
 			wg.Wait()
 			t.Logf("%v: %d bcrypt (%v each here) leaf CONNECTs answered in %v; a client on the same loop: %d PINGs, worst round trip %v",
 				k, leafs, one.Round(time.Millisecond), all.Round(time.Millisecond), pings, worst.Round(100*time.Microsecond))
-			if k == canopyKind && worst > 3*one {
+			// Before the fix the worst was some 13 checks' time; a loaded
+			// machine may add one or two to a good run.
+			if k == canopyKind && worst > 5*one {
 				t.Fatalf("a client's PING waited %v behind %d leaf CONNECTs (one bcrypt check: %v)", worst, leafs, one)
 			}
 			waitLinks(t, hub, leafs/2)
@@ -186,8 +188,9 @@ func TestLeafBcryptConnectNoStall(t *testing.T) {
 }
 
 // TestLeafConnectClosedDuringAuth is the rest of item 1: a leaf that
-// resets its connection while its (bcrypt) CONNECT is being checked is
-// never registered, and leaves no count behind.
+// resets its connection while its (bcrypt) CONNECT is being checked, with
+// a second CONNECT behind it, is never registered, and leaves no count
+// behind. nats-server's figures are logged beside.
 func TestLeafConnectClosedDuringAuth(t *testing.T) {
 	t.Parallel()
 	for _, k := range []kind{canopyKind, natsKind} {
@@ -205,6 +208,18 @@ func TestLeafConnectClosedDuringAuth(t *testing.T) {
 				r.conn.Close()
 			}
 			time.Sleep(time.Second)
+			if k == natsKind {
+				// nats-server may register such a link after closing it
+				// (issue 12): its figures are only reported.
+				deadline := time.Now().Add(10 * time.Second)
+				a, b, c := counts(hub)
+				for (a|b|c) != 0 && time.Now().Before(deadline) {
+					time.Sleep(50 * time.Millisecond)
+					a, b, c = counts(hub)
+				}
+				t.Logf("nats-server after 10 reset leafs: %d links, /varz leafnodes %d, %d $G connections", a, b, c)
+				return
+			}
 			waitCounts(t, hub, 0)
 		})
 	}
