@@ -3,6 +3,7 @@ GO          ?= go
 BIN         := bin
 PKGS        := ./...
 NATS_CLI    := .cache/bin/nats
+STATICCHECK := .cache/bin/staticcheck
 
 .PHONY: build run test test-race bench bench-compare bench-quick lint fuzz clean
 
@@ -30,6 +31,10 @@ test-race:
 $(NATS_CLI):
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
+# staticcheck, for make lint; v0.8.2 is the release that knows go1.26.
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
 # Go benchmarks of the hot path (parser, sublist, auth, loop).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./parser/ ./sublist/ ./auth/ ./loop/
@@ -45,9 +50,12 @@ bench-compare: build
 bench-quick: build
 	sh bench/bench-compare.sh --quick $(ARGS)
 
-lint:
+# gofmt, vet and staticcheck (its exclusions, each with its reason, are in
+# the staticcheck.conf files).
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+	$(STATICCHECK) $(PKGS)
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./parser/

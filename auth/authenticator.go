@@ -757,3 +757,20 @@ func (a *Authenticator) Costly(c *ConnectCreds) bool {
 	}
 	return false
 }
+
+// CostlyLeaf is Costly for a leaf's CONNECT on the leafnode port, which
+// AuthenticateLeaf checks against the leafnodes block first and against
+// the client rules only when that block names nobody.
+func (a *Authenticator) CostlyLeaf(c *ConnectCreds) bool {
+	l := &a.leaf
+	switch {
+	case l.username != "":
+		return isBcrypt(l.password)
+	case l.nkey != "":
+		return true
+	case len(l.users) > 0:
+		u := l.users[c.User]
+		return u != nil && isBcrypt(u.password)
+	}
+	return a.Costly(c)
+}

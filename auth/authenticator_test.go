@@ -430,3 +430,34 @@ func TestCostly(t *testing.T) {
 		t.Error("a bcrypt token is not costly")
 	}
 }
+
+// TestCostlyLeaf: a leaf's CONNECT is costly when the leafnodes block
+// checks it against a bcrypt hash or a signature, or, when that block
+// names nobody, when the client rules would.
+func TestCostlyLeaf(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts conf.Options
+		c    ConnectCreds
+		want bool
+	}{
+		{"leaf user, plain", conf.Options{LeafNode: conf.LeafNode{Username: "l", Password: "pw"}}, ConnectCreds{User: "l", Pass: "pw"}, false},
+		{"leaf user, bcrypt", conf.Options{LeafNode: conf.LeafNode{Username: "l", Password: string(hash)}}, ConnectCreds{User: "l", Pass: "pw"}, true},
+		{"leaf users, bcrypt", conf.Options{LeafNode: conf.LeafNode{Users: []*conf.User{{Username: "l", Password: string(hash)}}}}, ConnectCreds{User: "l", Pass: "pw"}, true},
+		{"leaf users, unknown", conf.Options{LeafNode: conf.LeafNode{Users: []*conf.User{{Username: "l", Password: string(hash)}}}}, ConnectCreds{User: "x", Pass: "pw"}, false},
+		{"client token, bcrypt", conf.Options{Authorization: conf.Authorization{Token: string(hash)}}, ConnectCreds{Token: "pw"}, true},
+		{"no auth", conf.Options{}, ConnectCreds{}, false},
+	} {
+		a, err := New(&tc.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := a.CostlyLeaf(&tc.c); got != tc.want {
+			t.Errorf("%s: CostlyLeaf = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

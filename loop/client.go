@@ -133,10 +133,14 @@ type client struct {
 	pendingOut atomic.Int64
 	refreshing atomic.Bool
 	headers    atomic.Bool
-	inMsgs     atomic.Int64
-	inBytes    atomic.Int64
-	outMsgs    atomic.Int64
-	outBytes   atomic.Int64
+	// authStarted is set by the auth worker that begins c's check
+	// (checkOffLoop); from then on the check, not the auth timeout, ends
+	// the wait.
+	authStarted atomic.Bool
+	inMsgs      atomic.Int64
+	inBytes     atomic.Int64
+	outMsgs     atomic.Int64
+	outBytes    atomic.Int64
 
 	// The loop counts in these plain fields and publishes them to the
 	// atomics above once per event (syncStats), not once per message.
@@ -278,8 +282,10 @@ func (c *client) processConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &o); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
+	// The auth deadline stays until the credentials are found good
+	// (connectAuthenticated): a check waiting behind a storm of others
+	// must still end when the client's time is up.
 	now := c.w.now
-	c.authDeadline = 0
 	c.lastIn = now
 	c.nextPing = now + c.srv.firstPingDelay()
 	first := !c.connected
@@ -304,16 +310,10 @@ func (c *client) processConnect(arg []byte) error {
 		// A signature or a bcrypt hash costs this loop's every connection
 		// 0.1 to 100 ms: check it on an auth worker and finish the CONNECT
 		// back here. What the client sent after it waits (resume).
-		c.authenticating = true
-		nonce := c.nonce
-		c.srv.authWork(func() {
-			id, err := c.srv.auth.Authenticate(creds, nonce)
-			c.onLoop(func() {
-				c.authenticating = false
-				if c.connectAuthenticated(&o, id, err) == nil {
-					c.resume()
-				}
-			})
+		c.checkOffLoop(creds, false, func(id *auth.Identity, err error) {
+			if c.connectAuthenticated(&o, id, err) == nil {
+				c.resume()
+			}
 		})
 		return parser.ErrStop
 	}
@@ -348,6 +348,7 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 		return c.closeWith(reasonNoRespHeaders, errNoRespHeaders)
 	}
 	c.connected = true
+	c.authDeadline = 0
 	c.p.NeedConnect = false
 	if c.verbose {
 		c.sendOK()
@@ -704,7 +705,10 @@ func (c *client) checkTimers(now int64) {
 		// other loops read from going stale.
 		c.setPending(c.conn.OutboundBuffered())
 	}
-	if c.authDeadline != 0 && now >= c.authDeadline {
+	// A check still queued when the time is up ends with the timeout; one
+	// a worker has begun is let finish, as nats-server stops the clock once
+	// it starts on a CONNECT.
+	if c.authDeadline != 0 && now >= c.authDeadline && !(c.authenticating && c.authStarted.Load()) {
 		if c.kind == kindLeaf {
 			c.leafTimeout()
 			return

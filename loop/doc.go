@@ -30,9 +30,13 @@
 //     when a waiting publisher asks (refreshPending); the publisher only
 //     reads it.
 //   - Costly authentication (signatures, bcrypt) runs on the auth workers
-//     (authwork.go), goroutines of their own; the result comes back to the
-//     connection's loop as a task, and input that arrived meanwhile waits in
-//     the connection, untouched by any other goroutine.
+//     (authwork.go), goroutines of their own, fed by a queue a loop never
+//     waits on; the result comes back to the connection's loop as a task,
+//     and input that arrived meanwhile waits in the connection, untouched
+//     by any other goroutine. A worker uses the authenticator the loop read
+//     when it queued the check, and reads only the connection's closed
+//     flag; back on the loop, a result from an authenticator a reload has
+//     since replaced is checked again (checkOffLoop).
 //   - Sublists are safe for concurrent use; each worker keeps its own L1 match
 //     cache per account, checked against the sublist's generation.
 //   - An account's interest map (what its leaf links have been told) is

@@ -46,3 +46,6 @@ func (s *Server) LoopOfClient(cid uint64) int {
 	}
 	return -1
 }
+
+// AuthBacklog is how many costly checks wait for an auth worker.
+func (s *Server) AuthBacklog() int { return s.authBacklog() }

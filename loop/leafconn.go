@@ -73,6 +73,7 @@ type leafLink struct {
 	// compression is the outcome, read by /leafz (leafcompress.go).
 	compressionDone bool
 	compression     atomic.Pointer[string]
+	maxSubsLogged bool // the first LS+ over max_subscriptions was logged
 
 	// closing is set, from any loop, once the link is to be closed (a
 	// newer link from the same leaf replaced it): what it still sends is
@@ -155,6 +156,12 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 	c.p.Mode = parser.Leaf
 	c.p.MaxControlLine = 16 * int(s.opts.MaxControlLine)
 	c.nextPing = 0
+	// The server's subscription limit until the hub side's CONNECT
+	// brings the account's (nats-server createLeafNode).
+	c.maxSubs = -1
+	if s.opts.MaxSubs > 0 {
+		c.maxSubs = s.opts.MaxSubs
+	}
 	if r != nil {
 		c.leaf.spoke = !r.Config().Hub
 		c.leaf.perms.Store(auth.SpokePermissions(nil, nil, r.Config().DenyImports, r.Config().DenyExports).
@@ -336,8 +343,33 @@ func (c *client) leafConnect(arg []byte) error {
 		User: lc.User, Pass: lc.Pass, Token: lc.Token, Nkey: lc.Nkey, Sig: lc.Sig, JWT: lc.JWT, Host: c.ip(),
 		Cert: c.peerCert(),
 	}
-	id, err := s.auth.AuthenticateLeaf(creds, c.nonce)
+	if c.connected {
+		return c.leafConnectAgain(&lc, creds)
+	}
 	c.creds = keepCreds(creds)
+	if s.auth.CostlyLeaf(creds) {
+		// As for a client (processConnect): bcrypt or a signature would
+		// stall every connection of this loop, so an auth worker checks
+		// them and the CONNECT is finished back here.
+		c.checkOffLoop(creds, true, func(id *auth.Identity, err error) {
+			if c.leafAuthenticated(&lc, id, err) == nil {
+				c.resume()
+			}
+		})
+		return parser.ErrStop
+	}
+	id, err := s.auth.AuthenticateLeaf(creds, c.nonce)
+	return c.leafAuthenticated(&lc, id, err)
+}
+
+// leafAuthenticated finishes a leaf's first CONNECT once its credentials
+// have been checked: the link joins its account.
+func (c *client) leafAuthenticated(lc *leaf.Connect, id *auth.Identity, err error) error {
+	s := c.srv
+	if c.closed.Load() {
+		// Closed while its credentials were checked: it must not join.
+		return errClose
+	}
 	if err != nil {
 		s.log.Errorf("%s - Leafnode Authorization Error - %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
@@ -375,10 +407,53 @@ func (c *client) leafConnect(arg []byte) error {
 	c.connected = true
 	c.acc = acc
 	acc.nconns.Add(1)
+	// The identity's limit has the server's folded in (nats-server
+	// applies the account's limits to a leaf as to a client).
+	c.maxSubs = id.MaxSubs
 	c.out = s.appendLeafInfo(c.out, c, true)
 	c.w.markDirty(c)
 	c.leafEstablish()
 	return nil
+}
+
+// leafConnectAgain answers a CONNECT on a link that already has one. The
+// link is never registered again. nats-server's duplicate check finds the
+// link itself when the CONNECT names its server and remote account, and
+// closes it as a duplicate: so does this. Otherwise nats-server checks the
+// credentials again and sends its connect-info INFO again: so does this,
+// keeping the link where it is bound; credentials that no longer pass, or
+// that now lead to another account, close it.
+func (c *client) leafConnectAgain(lc *leaf.Connect, creds *auth.ConnectCreds) error {
+	s := c.srv
+	if lc.Name != "" && lc.RemoteAccount != "" {
+		s.log.Warnf("%s - Leafnode %q sent CONNECT again: closed as a duplicate of itself", c, lc.Name)
+		return c.closeWith(reasonProtocol, errLeafDuplicate)
+	}
+	again := func(id *auth.Identity, err error) error {
+		if c.closed.Load() {
+			return errClose
+		}
+		if err != nil {
+			s.log.Errorf("%s - Leafnode Authorization Error - %v", c, err)
+			return c.closeWith(reasonAuthFailure, auth.WireText(err))
+		}
+		if id.Account != c.acc.name {
+			s.log.Errorf("%s - Leafnode CONNECT again as account %q, bound to %q", c, id.Account, c.acc.name)
+			return c.closeWith(reasonAuthFailure, errAuthViolation)
+		}
+		c.out = s.appendLeafInfo(c.out, c, true)
+		c.w.markDirty(c)
+		return nil
+	}
+	if s.auth.CostlyLeaf(creds) {
+		c.checkOffLoop(creds, true, func(id *auth.Identity, err error) {
+			if again(id, err) == nil {
+				c.resume()
+			}
+		})
+		return parser.ErrStop
+	}
+	return again(s.auth.AuthenticateLeaf(creds, c.nonce))
 }
 
 // leafInfo processes an INFO on a leaf link: on the spoke, the hub's first
@@ -563,6 +638,11 @@ func spokePerms(r *conf.Remote, inf *leaf.Info) *auth.Permissions {
 // account, the peer learns our interest, and pings start.
 func (c *client) leafEstablish() {
 	s, l, acc := c.srv, c.leaf, c.acc
+	if l.established || c.closed.Load() {
+		// Registered once at most, and never after close: OnClose
+		// removes one entry, and only one that is there.
+		return
+	}
 	l.established = true
 	// The first PING comes early, to learn soon that the link works, but
 	// never later than the configured interval, as in nats-server.
@@ -718,6 +798,16 @@ func (c *client) leafSub(subject, queue []byte, weight int32) error {
 	key := subj
 	if q != "" {
 		key = subj + " " + q
+	}
+	if c.maxSubs >= 0 && len(c.subs) >= c.maxSubs {
+		// As nats-server's processLeafSub: refused with an -ERR before
+		// looking for an existing entry, the link stays up.
+		if !c.leaf.maxSubsLogged {
+			c.leaf.maxSubsLogged = true
+			c.srv.log.Errorf("%s - %s", c, errMaxSubs)
+		}
+		c.sendErr(errMaxSubs)
+		return nil
 	}
 	if c.subs == nil {
 		c.subs = make(map[string]*subscription)

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/panjf2000/gnet/v2"
 
@@ -134,23 +135,84 @@ func onLoops[T any](ws []*worker, fn func(w *worker) T) ([]T, error) {
 	return out, nil
 }
 
+// A closed connection's record keeps its subscriptions, which nats-server
+// shows in /connz?state=closed&subs=1, but within a budget in bytes: a
+// record keeps at most maxClosedSubBytes of them, and all records together
+// at most maxClosedRingSubBytes, the oldest records giving theirs up first.
+// A list cut short keeps its first subscriptions by sid; NumSubs still
+// counts them all and SubsOmitted says how many are missing. Without the
+// budget, 10,000 records of connections with many subscriptions could pin
+// gigabytes (one closed 100,000-subscription connection held 51.6 MB).
+const (
+	maxClosedSubBytes     = 1 << 20
+	maxClosedRingSubBytes = 16 << 20
+)
+
+// subInfoBytes is what one kept SubInfo costs.
+func subInfoBytes(si *SubInfo) int {
+	return int(unsafe.Sizeof(*si)) + len(si.Subject) + len(si.Queue) + len(si.SID)
+}
+
+// trimClosedSubs cuts ci.Subs to maxClosedSubBytes, into a slice of its
+// own size, and returns the bytes it keeps.
+func trimClosedSubs(ci *ConnInfo) int {
+	n, kept := 0, 0
+	for i := range ci.Subs {
+		b := subInfoBytes(&ci.Subs[i])
+		if n+b > maxClosedSubBytes {
+			break
+		}
+		n += b
+		kept++
+	}
+	if kept < len(ci.Subs) {
+		ci.SubsOmitted += len(ci.Subs) - kept
+		ci.Subs = append([]SubInfo(nil), ci.Subs[:kept]...)
+	}
+	if len(ci.Subs) == 0 {
+		ci.Subs = nil
+	}
+	return n
+}
+
 // closedRing keeps the most recently closed connections, oldest first.
 type closedRing struct {
 	max   int
 	buf   []*ConnInfo
-	start int // index of the oldest entry once the ring is full
+	sizes []int // bytes of subscriptions each record of buf keeps
+	start int   // index of the oldest entry once the ring is full
+	bytes int   // sum of sizes
 }
 
 func (r *closedRing) add(ci *ConnInfo) {
 	if r.max == 0 {
 		r.max = DefaultMaxClosed
 	}
+	n := trimClosedSubs(ci)
 	if len(r.buf) < r.max {
 		r.buf = append(r.buf, ci)
-		return
+		r.sizes = append(r.sizes, n)
+	} else {
+		r.bytes -= r.sizes[r.start]
+		r.buf[r.start], r.sizes[r.start] = ci, n
+		r.start = (r.start + 1) % r.max
 	}
-	r.buf[r.start] = ci
-	r.start = (r.start + 1) % r.max
+	r.bytes += n
+	// Over budget: the oldest records give up their lists. Records are
+	// shared with callers of list, so a trimmed one is replaced, not
+	// changed.
+	for i := 0; r.bytes > maxClosedRingSubBytes && i < len(r.buf); i++ {
+		j := (r.start + i) % len(r.buf)
+		if r.sizes[j] == 0 {
+			continue
+		}
+		c := *r.buf[j]
+		c.SubsOmitted += len(c.Subs)
+		c.Subs = nil
+		r.buf[j] = &c
+		r.bytes -= r.sizes[j]
+		r.sizes[j] = 0
+	}
 }
 
 // list returns the entries oldest first; the ConnInfos are shared and must

@@ -87,7 +87,7 @@ type Server struct {
 	nclients atomic.Int64 // client connections open (for max_connections)
 	total    atomic.Uint64
 
-	authq   chan func() // costly authentications, see authwork.go
+	authq   authQueue   // costly authentications, see authwork.go
 	tracing atomic.Bool // -V: log every op (trace.go)
 
 	remotes     []*leaf.Remote
@@ -215,7 +215,7 @@ func (s *Server) Start() error {
 			close(s.ready)
 		}
 		// The loops are gone: nothing submits authentication work now.
-		close(s.authq)
+		s.stopAuthWorkers()
 		close(s.done)
 	}()
 	<-s.ready

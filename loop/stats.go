@@ -83,7 +83,11 @@ type ConnInfo struct {
 	TLSPeerCerts []*x509.Certificate
 	// Subs is set when asked for, and always for closed connections.
 	Subs []SubInfo
-	Leaf *LeafInfo // leaf links only
+	// SubsOmitted is how many of a closed connection's subscriptions its
+	// record does not keep, to bound the records' memory (see
+	// maxClosedSubBytes).
+	SubsOmitted int
+	Leaf        *LeafInfo // leaf links only
 }
 
 // LeafInfo is what a leaf link adds to ConnInfo (nats-server's /leafz).
