@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,10 +67,14 @@ leafnodes { reconnect: "100ms", remotes = [ { url: "nats-leaf://127.0.0.1:%d", %
 
 // sameLevel compares a shown compression with the table's. s2_auto picks
 // s2_uncompressed for a round trip up to 10 ms, which loopback has, but a
-// loaded 2-core machine running many servers can take longer to answer a
-// PING: then s2_fast is as right, on either implementation.
+// loaded 2-core machine running many servers (or the race detector) can
+// take longer to answer: then any S2 level is as right, on either
+// implementation, as long as it is one.
 func sameLevel(got, want string) bool {
-	return got == want || want == "s2_uncompressed" && got == "s2_fast"
+	if want == "s2_uncompressed" {
+		return strings.HasPrefix(got, "s2_") && got != "s2_auto"
+	}
+	return got == want
 }
 
 func orDefault(m string) string {

@@ -137,9 +137,13 @@ func (l *s2Layer) decode(raw []byte, deliver func([]byte) bool) error {
 			l.pend = nil
 		}
 	case len(l.pend) > 0:
-		// data is the tail of pend: move it to the front.
-		k := copy(l.pend, data)
-		l.pend = l.pend[:k]
+		// data is the tail of pend: move it to the front, unless nothing
+		// was taken (a large chunk arriving in small reads must not be
+		// copied again at every read).
+		if len(data) < len(l.pend) {
+			k := copy(l.pend, data)
+			l.pend = l.pend[:k]
+		}
 	default:
 		l.pend = append(l.pend[:0], data...)
 	}
