@@ -23,7 +23,7 @@ type clientKind uint8
 const (
 	kindClient clientKind = iota
 	kindLeaf
-	kindImport // an account's imports: no connection
+	kindInternal // an account's internal client: no connection (internal.go)
 )
 
 // closeReason says why a connection ended, in nats-server's words (they

@@ -96,6 +96,9 @@ type Server struct {
 	ops  opsState // monitoring, reload and lame-duck state (ops.go)
 	tls  tlsConfigs
 	trim trimState // returning memory after handshake bursts (trim.go)
+
+	internal internalState // what the server publishes itself (internal.go)
+	sys      *sysState     // the system account's services; nil without one (sysacc.go)
 }
 
 // New builds a server from normalized options. It binds nothing yet.

@@ -1,0 +1,4 @@
+package loop
+
+// sysState is filled in by the system account's services.
+type sysState struct{}
