@@ -98,6 +98,9 @@ func (s *Server) registerAccount(name string) *account {
 		a.caches[i] = sublist.NewCache(a.sl, l1CacheSize)
 	}
 	s.accounts[name] = a
+	if s.sys != nil {
+		s.sys.addAccount(a)
+	}
 	return a
 }
 

@@ -347,7 +347,10 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	if o.NoResponders && !hdr {
 		return c.closeWith(reasonNoRespHeaders, errNoRespHeaders)
 	}
-	c.connected = true
+	if !c.connected {
+		c.connected = true
+		c.srv.connectEvent(c)
+	}
 	c.authDeadline = 0
 	c.p.NeedConnect = false
 	if c.verbose {

@@ -51,6 +51,7 @@ type internalState struct {
 	q         []internalMsg
 	spare     []internalMsg
 	scheduled bool
+	busy      bool // a loop is delivering what it took
 	dropped   uint64
 	next      int // the worker that takes the next drain, round robin
 }
@@ -135,6 +136,7 @@ func (w *worker) drainInternal() {
 	st.q = st.spare[:0]
 	st.spare = nil
 	st.scheduled = false
+	st.busy = len(q) > 0
 	st.mu.Unlock()
 	if len(q) == 0 {
 		return
@@ -152,6 +154,7 @@ func (w *worker) drainInternal() {
 	}
 	w.flush()
 	st.mu.Lock()
+	st.busy = false
 	if st.spare == nil {
 		st.spare = q[:0]
 	}

@@ -153,6 +153,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	}
 	s.gacc = s.registerAccount(conf.GlobalAccount)
 	s.setupImports()
+	s.setupSystem()
 	s.storeTLS(tlsClient, tlsLeaf)
 	s.handler = &handler{srv: s}
 	s.startAuthWorkers()
@@ -333,6 +334,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.done
 		return nil
 	}
+	s.shutdownEvent()
 	s.mu.Lock()
 	if s.stopRemotes != nil {
 		s.stopRemotes()
@@ -351,6 +353,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		<-s.done
 	}
+	s.stopSystem()
 	s.log.Noticef("Server Exiting..")
 	return nil
 }

@@ -93,7 +93,9 @@ func New(srv *loop.Server, lg Logger) *Monitor {
 	mux.HandleFunc(RoutezPath, m.handleRoutez)
 	mux.HandleFunc(HealthzPath, m.handleHealthz)
 	mux.HandleFunc(StackszPath, m.handleStacksz)
+	mux.HandleFunc(AccStatzPath, m.handleAccStatz)
 	m.mux = mux
+	srv.SetReporter(m)
 	return m
 }
 
