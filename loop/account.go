@@ -17,7 +17,8 @@ type account struct {
 	sl     *sublist.Sublist[*subscription]
 	caches []*sublist.Cache[*subscription] // indexed by worker id; each used by its loop only
 
-	nconns atomic.Int32
+	nconns       atomic.Int32
+	internalSids atomic.Int64 // the last sid of an internal subscription
 
 	mu       sync.Mutex // guards what follows
 	leafs    []*client  // leaf links bound to the account, after their handshake

@@ -80,13 +80,13 @@ type msgBytes struct {
 type connectEvent struct {
 	typedEvent
 	Server *serverInfo `json:"server"`
-	Client eventClient  `json:"client"`
+	Client eventClient `json:"client"`
 }
 
 type disconnectEvent struct {
 	typedEvent
 	Server   *serverInfo `json:"server"`
-	Client   eventClient  `json:"client"`
+	Client   eventClient `json:"client"`
 	Sent     msgBytes    `json:"sent"`
 	Received msgBytes    `json:"received"`
 	Reason   string      `json:"reason"`

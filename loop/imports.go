@@ -103,7 +103,7 @@ func (s *Server) sortedAccounts() []*account {
 }
 
 func (s *Server) addRouteSub(a *account, subject string, r *route) {
-	if _, err := s.subscribeInternal(a, subject, "import", r.deliver); err != nil {
+	if _, err := s.subscribeInternal(a, subject, r.deliver); err != nil {
 		s.log.Warnf("Account %q: import on %q not installed: %v", a.name, subject, err)
 	}
 }

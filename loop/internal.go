@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"strconv"
 	"sync"
 	"time"
 
@@ -70,8 +71,10 @@ func (a *account) internalClient(s *Server) *client {
 
 // subscribeInternal adds an internal subscription on subject to account a.
 // It may be called from any goroutine. Internal subscriptions are not
-// announced to leaf links.
-func (s *Server) subscribeInternal(a *account, subject, sid string, cb icb) (*subscription, error) {
+// announced to leaf links. Their sids count up per account, as /subsz
+// shows nats-server's.
+func (s *Server) subscribeInternal(a *account, subject string, cb icb) (*subscription, error) {
+	sid := strconv.FormatInt(a.internalSids.Add(1), 10)
 	sub := &subscription{c: a.internalClient(s), subject: subject, sid: sid, icb: cb}
 	if err := a.sl.Insert(subject, "", sub); err != nil {
 		return nil, err

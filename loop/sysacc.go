@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/nats-io/nuid"
 )
 
 // The system account's services: the $SYS.REQ requests natscli and the
@@ -115,7 +117,7 @@ func (s *Server) setupSystem() {
 	s.sys = st
 	for _, subj := range []string{sysServerPing, sysServerPing + ".*", sysServerReq + s.id + ".*",
 		sysAccountReq + "*.*", sysUserInfo} {
-		if _, err := s.subscribeInternal(a, subj, "sys", st.request); err != nil {
+		if _, err := s.subscribeInternal(a, subj, st.request); err != nil {
 			s.log.Errorf("Error setting up internal tracking: %v", err)
 		}
 	}
@@ -134,14 +136,16 @@ func (st *sysState) addAccount(a *account) {
 		return
 	}
 	for _, subj := range []string{sysServerPingCZ, sysAccPingConnz, sysAccPingStatz, sysUserInfo} {
-		if _, err := st.srv.subscribeInternal(a, subj, "sys", st.request); err != nil {
+		if _, err := st.srv.subscribeInternal(a, subj, st.request); err != nil {
 			st.srv.log.Errorf("Error setting up system service import %s for account: %v", subj, err)
 		}
 	}
 }
 
 // request is the services' internal subscription callback. It runs on
-// the publisher's loop: it copies what it needs and queues it.
+// the publisher's loop: it copies what it needs and queues it. It counts
+// as a receiver whatever it does with the request, so a requester never
+// gets a no-responders status from a service that chose silence.
 func (st *sysState) request(_ *worker, src *client, sub *subscription, subject, reply []byte, hdr int, msg []byte) int {
 	a := sub.c.acc
 	r := sysReq{replyTo: a, reply: string(reply)}
@@ -166,26 +170,24 @@ func (st *sysState) request(_ *worker, src *client, sub *subscription, subject, 
 		rest := subj[len(sysAccountReq):]
 		i := strings.LastIndexByte(rest, '.')
 		if i <= 0 || !accountKinds[rest[i+1:]] {
-			return 0
+			return 1
 		}
 		r.acc, r.kind = rest[:i], "ACCOUNT."+rest[i+1:]
-		if r.acc == "PING" {
-			// Only STATZ and CONNZ have a ping form; the system account's
-			// own asks about every account.
-			if r.kind != "ACCOUNT.STATZ" && r.kind != "ACCOUNT.CONNZ" {
-				return 0
-			}
+		if r.acc == "PING" && r.kind == "ACCOUNT.STATZ" {
+			// Only STATZ has a ping form in the system account: every
+			// account's figures. A CONNZ there asks, as nats-server's
+			// does, about an account named PING.
 			r.acc = ""
 		}
 	default:
 		k := subj[strings.LastIndexByte(subj, '.')+1:]
 		if !serverKinds[k] {
-			return 0
+			return 1
 		}
 		r.kind = k
 	}
 	if r.kind == "" {
-		return 0
+		return 1
 	}
 	if r.kind == "USER.INFO" {
 		if src.meta != nil {
@@ -201,7 +203,7 @@ func (st *sysState) request(_ *worker, src *client, sub *subscription, subject, 
 		// The system goroutine is far behind: drop, as nats-server's
 		// bounded queues do.
 	}
-	return 0
+	return 1
 }
 
 // run is the system goroutine.
@@ -227,21 +229,23 @@ func (st *sysState) run() {
 
 // serverInfo is nats-server's ServerInfo: who answers.
 type serverInfo struct {
-	Name      string    `json:"name"`
-	Host      string    `json:"host"`
-	ID        string    `json:"id"`
-	Cluster   string    `json:"cluster,omitempty"`
-	Version   string    `json:"ver"`
-	JetStream bool      `json:"jetstream"`
-	Flags     uint64    `json:"flags"`
-	Seq       uint64    `json:"seq"`
-	Time      time.Time `json:"time"`
+	Name      string `json:"name"`
+	Host      string `json:"host"`
+	ID        string `json:"id"`
+	Cluster   string `json:"cluster,omitempty"`
+	Version   string `json:"ver"`
+	JetStream bool   `json:"jetstream"`
+	Flags     uint64 `json:"flags"`
+	// FeatureFlags are nats-server's defaults: tools read the keys.
+	FeatureFlags map[string]bool `json:"feature_flags,omitempty"`
+	Seq          uint64          `json:"seq"`
+	Time         time.Time       `json:"time"`
 }
 
 func (st *sysState) info() *serverInfo {
 	s := st.srv
 	return &serverInfo{Name: s.name, Host: s.opts.Host, ID: s.id, Version: CompatVersion,
-		Seq: st.seq.Add(1), Time: time.Now().UTC()}
+		FeatureFlags: FeatureFlags(), Seq: st.seq.Add(1), Time: time.Now().UTC()}
 }
 
 type apiError struct {
@@ -333,15 +337,13 @@ func (st *sysState) serve(r *sysReq) {
 			return
 		}
 		st.send(r.replyTo, r.reply, &apiResponse{Server: st.info(), Data: &userInfo{
-			User: r.user, Account: r.acc}})
+			User: r.user, Account: r.acc, AccountName: r.acc}})
 		return
 	case "ACCOUNT.CONNS":
 		if r.reply == "" {
 			return
 		}
-		if d, ok := st.report("ACCOUNT.STATZ", r.acc, nil); ok {
-			st.send(r.replyTo, r.reply, d)
-		}
+		st.sendConns(r.replyTo, r.reply, r.acc)
 		return
 	}
 	if r.reply == "" {
@@ -382,8 +384,9 @@ func (st *sysState) report(kind, acc string, opts []byte) (any, bool) {
 
 // userInfo is nats-server's UserInfo.
 type userInfo struct {
-	User    string `json:"user"`
-	Account string `json:"account"`
+	User        string `json:"user"`
+	Account     string `json:"account"`
+	AccountName string `json:"account_name,omitempty"`
 }
 
 // send encodes v and publishes it in account a.
@@ -418,4 +421,33 @@ func (s *Server) stopSystem() {
 	}
 	close(st.stop)
 	st.wg.Wait()
+}
+
+// FeatureFlags are the feature flags nats-server v2.15.2 reports by
+// default, in /varz and in every server identity of the system account.
+func FeatureFlags() map[string]bool {
+	return map[string]bool{"js_ack_fc_v2": false, "js_api_reply_v2": false,
+		"js_raft_delete_range": true, "js_snapshot_sources": false}
+}
+
+// sendConns answers $SYS.REQ.ACCOUNT.<acc>.CONNS: an account_connections
+// advisory, the Reporter's figures with the event's header added.
+func (st *sysState) sendConns(a *account, reply, acc string) {
+	d, ok := st.report("ACCOUNT.CONNS", acc, nil)
+	if !ok {
+		return
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return
+	}
+	m["type"] = "io.nats.server.advisory.v1.account_connections"
+	m["id"] = nuid.Next()
+	m["timestamp"] = time.Now().UTC()
+	m["server"] = st.info()
+	st.send(a, reply, m)
 }

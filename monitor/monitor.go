@@ -365,6 +365,7 @@ func (m *Monitor) Varz() *Varz {
 		Subscriptions:    st.Subscriptions,
 		ConfigLoadTime:   st.ConfigLoadTime.UTC(),
 		SystemAccount:    st.SystemAccount,
+		FeatureFlags:     loop.FeatureFlags(),
 		SlowConsumersStats: &KindStats{
 			Clients: st.SlowClients, Leafs: st.SlowLeafs,
 		},

@@ -66,6 +66,17 @@ func (m *Monitor) Report(kind, acc string, opts []byte) (any, error) {
 			return nil, err
 		}
 		return az.Account, nil
+	case "ACCOUNT.CONNS":
+		sz, err := m.AccountStatz([]string{acc}, true)
+		if err != nil || len(sz.Accounts) == 0 {
+			return nil, loop.ErrSkip
+		}
+		// The advisory breaks the figures down by connection kind.
+		a := sz.Accounts[0]
+		for _, d := range []*DataStats{&a.Sent, &a.Received} {
+			d.Gateways, d.Routes, d.Leafs = &MsgBytes{}, &MsgBytes{}, &MsgBytes{}
+		}
+		return a, nil
 	case "ACCOUNT.STATZ":
 		var o accStatzReq
 		if err := decodeOpts(opts, &o); err != nil {
@@ -159,6 +170,7 @@ type Statsz struct {
 	SlowConsumersStats   *KindStats `json:"slow_consumer_stats,omitempty"`
 	StaleConnections     int64      `json:"stale_connections,omitempty"`
 	StaleConnectionStats *KindStats `json:"stale_connection_stats,omitempty"`
+	ActiveServers        int        `json:"active_servers,omitempty"`
 	MemLimit             int64      `json:"gomemlimit,omitempty"`
 	MaxProcs             int        `json:"gomaxprocs,omitempty"`
 }
@@ -172,7 +184,9 @@ type MsgBytes struct {
 // DataStats are messages and bytes sent or received.
 type DataStats struct {
 	MsgBytes
-	Leafs *MsgBytes `json:"leafs,omitempty"`
+	Gateways *MsgBytes `json:"gateways,omitempty"`
+	Routes   *MsgBytes `json:"routes,omitempty"`
+	Leafs    *MsgBytes `json:"leafs,omitempty"`
 }
 
 // Statsz builds a STATSZ message's statistics.
@@ -194,6 +208,7 @@ func (m *Monitor) Statsz() *Statsz {
 		SlowConsumers:       st.SlowConsumers,
 		StaleConnections:    int64(st.StaleClients + st.StaleLeafs),
 		MaxProcs:            runtime.GOMAXPROCS(0),
+		ActiveServers:       1,
 	}
 	if st.SlowClients+st.SlowLeafs > 0 {
 		sz.SlowConsumersStats = &KindStats{Clients: st.SlowClients, Leafs: st.SlowLeafs}
@@ -276,17 +291,38 @@ type Gatewayz struct {
 	InboundGateways  map[string]any `json:"inbound_gateways"`
 }
 
-// Jsz is /jsz of a server without JetStream.
+// Jsz is /jsz of a server without JetStream: nats-server's shape, all
+// zeros.
 type Jsz struct {
-	ID        string    `json:"server_id"`
-	Now       time.Time `json:"now"`
-	Disabled  bool      `json:"disabled,omitempty"`
-	Config    struct{}  `json:"config"`
-	Streams   int       `json:"streams"`
-	Consumers int       `json:"consumers"`
-	Messages  uint64    `json:"messages"`
-	Bytes     uint64    `json:"bytes"`
-	Total     int       `json:"total"`
+	Memory          uint64    `json:"memory"`
+	Storage         uint64    `json:"storage"`
+	ReservedMemory  uint64    `json:"reserved_memory"`
+	ReservedStorage uint64    `json:"reserved_storage"`
+	Accounts        int       `json:"accounts"`
+	HAAssets        int       `json:"ha_assets"`
+	API             JszAPI    `json:"api"`
+	ID              string    `json:"server_id"`
+	Now             time.Time `json:"now"`
+	Disabled        bool      `json:"disabled,omitempty"`
+	Config          JszConfig `json:"config"`
+	Streams         int       `json:"streams"`
+	Consumers       int       `json:"consumers"`
+	Messages        uint64    `json:"messages"`
+	Bytes           uint64    `json:"bytes"`
+	Total           int       `json:"total"`
+}
+
+// JszAPI is /jsz's API usage.
+type JszAPI struct {
+	Level  int    `json:"level"`
+	Total  uint64 `json:"total"`
+	Errors uint64 `json:"errors"`
+}
+
+// JszConfig is /jsz's JetStream configuration.
+type JszConfig struct {
+	MaxMemory  int64 `json:"max_memory"`
+	MaxStorage int64 `json:"max_storage"`
 }
 
 // AccStatzPath is nats-server's per-account statistics endpoint.
