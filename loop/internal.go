@@ -24,7 +24,8 @@ import (
 // Internal publishing goes the other way: any goroutine may queue a
 // message for an account (Server.publishInternal); one loop takes the
 // queue in a task and delivers it as if the account's internal client had
-// published it, batching for the other loops as any publisher does.
+// published it, batching for the other loops as any publisher does. It is
+// always the same loop, so the server's messages keep their order.
 
 // icb is an internal subscription's delivery. It returns how many
 // connections received the message (what deliverFrom counts).
@@ -54,7 +55,6 @@ type internalState struct {
 	scheduled bool
 	busy      bool // a loop is delivering what it took
 	dropped   uint64
-	next      int // the worker that takes the next drain, round robin
 }
 
 // internalClient is the account's connectionless client: the owner of its
@@ -114,10 +114,10 @@ func (s *Server) scheduleInternal() {
 	ws := s.knownWorkers()
 	st := &s.internal
 	if len(ws) > 0 {
-		st.mu.Lock()
-		w := ws[st.next%len(ws)]
-		st.next++
-		st.mu.Unlock()
+		// Always the same loop: the server is one publisher, and its
+		// messages keep their order only through one loop's batches
+		// (an event's connect before its disconnect).
+		w := ws[0]
 		task := gnet.RunnableFunc(func(context.Context) error { w.drainInternal(); return nil })
 		if w.el.Execute(context.Background(), task) == nil {
 			return

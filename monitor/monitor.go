@@ -76,6 +76,7 @@ type Monitor struct {
 	ln       net.Listener
 	done     chan struct{}
 	cpu      cpuSampler
+	digest   digestCache
 }
 
 // New builds the monitor of srv. It listens on nothing until Start.
@@ -366,6 +367,7 @@ func (m *Monitor) Varz() *Varz {
 		ConfigLoadTime:   st.ConfigLoadTime.UTC(),
 		SystemAccount:    st.SystemAccount,
 		FeatureFlags:     loop.FeatureFlags(),
+		ConfigDigest:     m.configDigest(o.ConfigFile, st.ConfigLoadTime),
 		SlowConsumersStats: &KindStats{
 			Clients: st.SlowClients, Leafs: st.SlowLeafs,
 		},

@@ -6,7 +6,10 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sort"
+	"sync"
 	"time"
+
+	natsconf "github.com/nats-io/nats-server/v2/conf"
 
 	"github.com/canopy-nats/canopy/loop"
 )
@@ -344,4 +347,30 @@ func (m *Monitor) handleAccStatz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	respond(w, http.StatusOK, sz, true)
+}
+
+// digestCache keeps the configuration's digest for the load it was
+// computed for: /varz's config_digest, which natscli shows.
+type digestCache struct {
+	mu     sync.Mutex
+	loaded time.Time
+	digest string
+}
+
+// configDigest is nats-server's digest of the configuration file as
+// loaded (its conf package computes it from the parsed file), or "" when
+// the server runs without one.
+func (m *Monitor) configDigest(path string, loaded time.Time) string {
+	if path == "" {
+		return ""
+	}
+	d := &m.digest
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.loaded.Equal(loaded) || d.digest == "" {
+		if _, digest, err := natsconf.ParseFileWithChecksDigest(path); err == nil {
+			d.digest, d.loaded = digest, loaded
+		}
+	}
+	return d.digest
 }
