@@ -226,3 +226,30 @@ func flush(t testing.TB, nc *nats.Conn) {
 		t.Fatal(err)
 	}
 }
+
+// TestSysStatszPeriodic: a server sends $SYS.SERVER.<id>.STATSZ by itself,
+// soon after start, once someone subscribes to it.
+func TestSysStatszPeriodic(t *testing.T) {
+	const config = `
+accounts { SYS { users [{user: sys, password: pass}] } }
+system_account: SYS
+`
+	sysServers(t, config, func(t *testing.T, url, _ string) {
+		nc := natstest.Connect(t, url, nats.UserInfo("sys", "pass"))
+		sub, err := nc.SubscribeSync("$SYS.SERVER.*.STATSZ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("no periodic STATSZ: %v", err)
+		}
+		var sz struct {
+			Server map[string]any `json:"server"`
+			Statsz map[string]any `json:"statsz"`
+		}
+		if err := json.Unmarshal(m.Data, &sz); err != nil || sz.Server["id"] == nil {
+			t.Fatalf("STATSZ: %s (%v)", m.Data, err)
+		}
+	})
+}
