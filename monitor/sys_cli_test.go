@@ -37,6 +37,17 @@ func natsCLI(t *testing.T) string {
 	return ""
 }
 
+// cliIfInstalled is natscli's path, or "" when it is not installed.
+func cliIfInstalled() string {
+	if p := os.Getenv("NATS_CLI"); p != "" && fileExists(p) {
+		return p
+	}
+	if p, err := exec.LookPath("nats"); err == nil {
+		return p
+	}
+	return ""
+}
+
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
