@@ -253,3 +253,38 @@ system_account: SYS
 		}
 	})
 }
+
+// TestAccStatz: /accstatz has nats-server's keys, with and without unused
+// accounts, and counts the account's connections.
+func TestAccStatz(t *testing.T) {
+	text := sysConf + "\nhttp: \"127.0.0.1:-1\"\n"
+	c := natstest.StartCanopy(t, text)
+	curl := startMonitor(t, c)
+	n := natstest.StartNATS(t, text)
+	nurl := "http://" + n.MonitorAddr().String()
+	natstest.Connect(t, c.ClientURL(), nats.UserInfo("app", "pass"))
+	natstest.Connect(t, "nats://"+n.Addr().String(), nats.UserInfo("app", "pass"))
+	for _, q := range []string{"", "?unused=1", "?acc=APP"} {
+		_, cb, _ := get(t, curl+"/accstatz"+q)
+		_, nb, _ := get(t, nurl+"/accstatz"+q)
+		ck, nk := keySet(t, cb), keySet(t, nb)
+		for k := range nk {
+			if !ck[k] && !sysKeyExempt(".data"+k) {
+				t.Errorf("/accstatz%s: canopy lacks %s\n canopy %s\n nats-server %s", q, k, cb, nb)
+			}
+		}
+		var sz monitor.AccountStatz
+		if err := json.Unmarshal(cb, &sz); err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, a := range sz.Accounts {
+			if a.Account == "APP" {
+				found = a.Conns == 1
+			}
+		}
+		if !found {
+			t.Errorf("/accstatz%s: APP with one connection not listed: %s", q, cb)
+		}
+	}
+}
