@@ -525,7 +525,9 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 // our CONNECT goes.
 func (c *client) leafCompressOrConnect(inf *leaf.Info) error {
 	if !c.leaf.compressionDone {
-		if err := c.compressionStep(inf.Compression); err != nil || c.leaf.compressionDone && c.reroute != nil {
+		// parser.ErrStop when compression is now on: the hub's next INFO
+		// brings us back.
+		if err := c.compressionStep(inf.Compression); err != nil {
 			return err
 		}
 	}
