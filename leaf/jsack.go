@@ -23,6 +23,11 @@ func IsJSAck(reply []byte) bool {
 // the first one after the eighth dot, since stream, consumer and subject
 // names may contain '@' themselves.
 //
+// Only the server whose JetStream sends a delivery encodes it (nats-server
+// does it for the messages of its internal JetStream client alone), so
+// Canopy, which runs no JetStream, never encodes: what arrives encoded is
+// passed on to other links as it came, and decoded only for clients.
+//
 // When reply has that form and a subject follows the '@', SplitJSAck
 // returns the subject and the ack reply before the '@', both sub-slices of
 // reply, and ok. Otherwise it returns ok false.
