@@ -155,8 +155,12 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 		c.leaf.perms.Store(auth.SpokePermissions(nil, nil, r.Config().DenyImports, r.Config().DenyExports).
 			WithDeny(auth.JetStreamDenies(), auth.JetStreamDenies()))
 		c.authDeadline = c.w.now + int64(r.Config().FirstInfoTimeout)
+		// The trailing space is nats-server's, whose line ends with the
+		// peer's name, not known yet.
+		s.log.Noticef("%s - Leafnode connection created for account: %s ", c, r.Account())
 		return nil
 	}
+	s.log.Noticef("%s - Leafnode connection created ", c)
 	c.p.NeedConnect = true
 	c.nonce = auth.NewNonce()
 	c.authDeadline = c.w.now + int64(s.opts.LeafNode.AuthTimeout)
@@ -308,7 +312,12 @@ func (c *client) leafConnect(arg []byte) error {
 	id, err := s.auth.AuthenticateLeaf(creds, c.nonce)
 	c.creds = keepCreds(creds)
 	if err != nil {
-		s.log.Errorf("%s - Leafnode Authorization Error - %v", c, err)
+		if who := creds.LogName(); who != "" {
+			s.log.Errorf("%s - authentication error - %s", c, who)
+		} else {
+			s.log.Errorf("%s - authentication error", c)
+		}
+		s.log.Debugf("%s - Leafnode authentication failed: %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
 	}
 	acc := s.lookupAccount(id.Account)
@@ -475,15 +484,13 @@ func (c *client) leafEstablish() {
 	acc.leafs = append(acc.leafs, c)
 	acc.mu.Unlock()
 	if old != nil {
-		s.log.Warnf("%s - Replacing duplicate remote leafnode connection %s", c, old)
+		s.log.Warnf("%s - Replacing connection from same server", c)
+		s.log.Debugf("%s - Replacing %s", c, old)
 		old.closeFromAnyLoop(reasonProtocol, errLeafDuplicate)
 	}
 	c.w.markDirty(c)
 	if r := l.remote; r != nil {
 		r.Established()
-		s.log.Noticef("Connected leafnode to %q", r.HostName())
-	} else {
-		s.log.Noticef("%s - Leafnode connection created for account: %s", c, acc.name)
 	}
 }
 
@@ -766,12 +773,12 @@ func (c *client) closeLeaf() {
 		}
 		acc.mu.Unlock()
 	}
-	if l.established {
-		if r := l.remote; r != nil {
-			c.srv.log.Noticef("%s - Leafnode connection to %q closed: %s", c, r.HostName(), c.reason)
-		} else {
-			c.srv.log.Noticef("%s - Leafnode connection closed: %s - Account: %s", c, c.reason, c.acc.name)
-		}
+	// Every link's end is a notice, as nats-server has it, naming the
+	// peer once it has said who it is.
+	if l.name != "" {
+		c.srv.log.Noticef("%s - Leafnode connection closed: %s - Remote: %s", c, c.reason, l.name)
+	} else {
+		c.srv.log.Noticef("%s - Leafnode connection closed: %s", c, c.reason)
 	}
 	if r := l.remote; r != nil {
 		r.Closed()
