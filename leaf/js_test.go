@@ -344,3 +344,55 @@ func jsObj(t *testing.T, js jetstream.JetStream) {
 		t.Fatalf("get missing: %v", err)
 	}
 }
+
+// TestLeafJSAckWire speaks to each kind of hub as two raw leafs: a
+// JetStream delivery that one sends reaches the hub's client under the
+// subject after the '@' (the first after the eighth dot, however many a
+// name holds before it), with the reply cut there, and reaches the other
+// leaf exactly as it was sent. A reply with nothing after the '@' is no
+// encoding, and goes to everyone as it is.
+func TestLeafJSAckWire(t *testing.T) {
+	t.Parallel()
+	const ack = "$JS.ACK.S@T.C@1.1.2.2.1796512161904540082.0"
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, k, hubConfig("hub"))
+			hc := connect(t, hub, "")
+			inbox, _ := subscribe(t, hc, "_INBOX.d", "")
+			queue, _ := subscribe(t, hc, "_INBOX.d", "q")
+			stream, _ := subscribe(t, hc, "st.>", "")
+			src := dialRawLeaf(t, hub)
+			src.handshake(`{"name":"src","cluster":"src","headers":true,"version":"2.15.2","remote_account":"$G"}`)
+			dst := dialRawLeaf(t, hub)
+			dst.handshake(`{"name":"dst","cluster":"dst","headers":true,"version":"2.15.2","remote_account":"$G"}`)
+			dst.send("LS+ _INBOX.d\r\nPING\r\n")
+			dst.until("PONG")
+			waitSub(t, hub, "_INBOX.d", true)
+
+			src.send("LMSG _INBOX.d + " + ack + "@st.a@b q 2\r\nhi\r\n")
+			for _, ch := range []chan *nats.Msg{inbox, queue} {
+				m := expect(t, ch, "st.a@b", "hi")
+				if m.Reply != ack {
+					t.Fatalf("reply %q, want %q", m.Reply, ack)
+				}
+			}
+			if l := dst.until("LMSG "); l != "LMSG _INBOX.d "+ack+"@st.a@b 2" {
+				t.Fatalf("the other leaf got %q", l)
+			}
+
+			src.send("LMSG _INBOX.d " + ack + "@ 2\r\nho\r\n")
+			m := expect(t, inbox, "_INBOX.d", "ho")
+			if m.Reply != ack+"@" {
+				t.Fatalf("reply %q, want %q", m.Reply, ack+"@")
+			}
+			if l := dst.until("LMSG "); l != "LMSG _INBOX.d "+ack+"@ 2" {
+				t.Fatalf("the other leaf got %q", l)
+			}
+			// Matching is by the subject on the wire: the stream subject's
+			// own subscriber got nothing.
+			flush(t, hc)
+			expectNone(t, stream, "subscriber of the stream subject")
+		})
+	}
+}
