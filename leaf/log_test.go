@@ -2,6 +2,7 @@ package leaf_test
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -51,17 +52,18 @@ func connLines(t *testing.T, s server) (ids []string, byID map[string][]connLine
 }
 
 // logRun is one run of the log scenario: the lines of the hub about the
-// good link and about the first refused one, of the good leaf and of the
-// refused leaf's first attempt.
+// good link, the first refused one and one that timed out, of the good
+// leaf and of the refused leaf's first attempt.
 type logRun struct {
-	hubGood, hubBad, leafGood, leafBad []connLine
+	hubGood, hubBad, hubSilent, leafGood, leafBad []connLine
 }
 
-// runLogScenario connects a leaf, refuses one with a wrong password, and
-// disconnects the first, with hub and leaves of the kinds given.
+// runLogScenario connects a leaf, refuses one with a wrong password, times
+// out a connection that never authenticates, and disconnects the first
+// leaf, with hub and leaves of the kinds given.
 func runLogScenario(t *testing.T, hubKind, leafKind kind) logRun {
 	hub := start(t, hubKind, `server_name: hub
-leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp } }
+leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp, timeout: 1 } }
 `)
 	good := start(t, leafKind, leafConfig("leaf", false, fmt.Sprintf("url: %q", leafURL(hub, "lu:lp"))))
 	waitLinks(t, hub, 1)
@@ -72,9 +74,20 @@ leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp } }
 	bad.Log().wait(t, "Leafnode connection closed", 5*time.Second)
 	bad.Stop()
 
+	// The good leaf goes well before the hub's first PING, about a second
+	// after the link was made: a leaf that closes with a PING unread
+	// resets the connection, and the hub logs a read error instead.
 	good.Stop()
-	hub.Log().wait(t, "Leafnode connection closed: Client Closed", 5*time.Second)
+	hub.Log().wait(t, "Leafnode connection closed: Client Closed - Remote: leaf", 5*time.Second)
 	good.Log().wait(t, "Leafnode connection closed: Server Shutdown", 5*time.Second)
+
+	// A connection that never says CONNECT.
+	silent, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", hub.LeafPort()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	hub.Log().wait(t, "Leafnode connection closed: Authentication Timeout", 5*time.Second)
 
 	var run logRun
 	ids, byID := connLines(t, hub)
@@ -82,6 +95,14 @@ leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp } }
 		t.Fatalf("hub logged about %d connections, want at least 2", len(ids))
 	}
 	run.hubGood, run.hubBad = byID[ids[0]], byID[ids[1]]
+	for _, id := range ids {
+		if ls := byID[id]; strings.Contains(ls[len(ls)-1].text, "Authentication Timeout") {
+			run.hubSilent = ls
+		}
+	}
+	if run.hubSilent == nil {
+		t.Fatal("hub logged no connection closed for its authentication timeout")
+	}
 	ids, byID = connLines(t, good)
 	if len(ids) != 1 {
 		t.Fatalf("leaf logged about %d connections, want 1", len(ids))
@@ -96,7 +117,8 @@ leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp } }
 }
 
 // TestLeafLogLines compares, field by field, the lines both sides of a
-// link log when it is made, when a leaf is refused and when it goes, with
+// link log when it is made, when a leaf is refused or times out and when
+// it goes, with
 // nats-server's: Canopy as the hub, as the leaf and as both against
 // nats-server as both. Only ids and ports may differ.
 func TestLeafLogLines(t *testing.T) {
@@ -109,6 +131,7 @@ func TestLeafLogLines(t *testing.T) {
 			if p.hub == canopyKind {
 				compareLines(t, "hub, good link", got.hubGood, want.hubGood)
 				compareLines(t, "hub, refused link", got.hubBad, want.hubBad)
+				compareLines(t, "hub, silent link", got.hubSilent, want.hubSilent)
 			}
 			if p.leaf == canopyKind {
 				compareLines(t, "leaf, good link", got.leafGood, want.leafGood)

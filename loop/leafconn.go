@@ -748,7 +748,9 @@ func (c *client) leafTimeout() {
 	l := c.leaf
 	switch {
 	case l.remote == nil:
-		c.srv.log.Errorf("%s - Leafnode Authentication Timeout", c)
+		// A debug line, as nats-server has it: the close that follows
+		// is the notice.
+		c.srv.log.Debugf("%s - Authentication Timeout", c)
 		c.closeWith(reasonAuthTimeout, errAuthTimeout)
 	case l.hubInfo == nil:
 		c.srv.log.Errorf("%s - Leafnode did not receive INFO from %q in time", c, l.remote.URL().Host)
