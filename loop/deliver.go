@@ -25,8 +25,8 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	if fromLeaf {
 		origin = src.leaf.cluster
 		if leaf.IsJSAck(reply) {
-			if s, r, ok := leaf.SplitJSAck(reply); ok {
-				csubj, creply = s, r
+			if ds, dr, ok := leaf.SplitJSAck(reply); ok {
+				csubj, creply = ds, dr
 			}
 		}
 	}
