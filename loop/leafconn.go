@@ -73,7 +73,7 @@ type leafLink struct {
 	// compression is the outcome, read by /leafz (leafcompress.go).
 	compressionDone bool
 	compression     atomic.Pointer[string]
-	maxSubsLogged bool // the first LS+ over max_subscriptions was logged
+	maxSubsLogged   bool // the first LS+ over max_subscriptions was logged
 
 	// closing is set, from any loop, once the link is to be closed (a
 	// newer link from the same leaf replaced it): what it still sends is
