@@ -39,7 +39,6 @@ const (
 type sysEvent struct {
 	kind eventKind
 	ci   *ConnInfo
-	jwt  string
 }
 
 // statszTimer is the periodic STATSZ's current interval; owned by the

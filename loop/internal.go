@@ -82,11 +82,6 @@ func (s *Server) subscribeInternal(a *account, subject string, cb icb) (*subscri
 	return sub, nil
 }
 
-// unsubscribeInternal removes an internal subscription.
-func (s *Server) unsubscribeInternal(a *account, sub *subscription) {
-	_ = a.sl.Remove(sub.subject, "", sub)
-}
-
 // publishInternal queues a message the server publishes in account a. It
 // is safe from any goroutine, loops included, and never blocks: the
 // message is delivered later by a task on one of the loops. hdr is the
