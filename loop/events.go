@@ -156,6 +156,12 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 		}
 		st.send(st.acc, subj, m)
 	}
+	if ev.kind != evAuthError && acc != "$G" {
+		// Like nats-server, every account but the global one also
+		// announces its new connection count, on the old subject and
+		// the new.
+		st.sendConns(st.acc, acc, "$SYS.SERVER.ACCOUNT."+acc+".CONNS", "$SYS.ACCOUNT."+acc+".SERVER.CONNS")
+	}
 }
 
 // periodicStatsz sends the STATSZ broadcast when someone listens, and

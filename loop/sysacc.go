@@ -343,7 +343,7 @@ func (st *sysState) serve(r *sysReq) {
 		if r.reply == "" {
 			return
 		}
-		st.sendConns(r.replyTo, r.reply, r.acc)
+		st.sendConns(r.replyTo, r.acc, r.reply)
 		return
 	}
 	if r.reply == "" {
@@ -430,9 +430,11 @@ func FeatureFlags() map[string]bool {
 		"js_raft_delete_range": true, "js_snapshot_sources": false}
 }
 
-// sendConns answers $SYS.REQ.ACCOUNT.<acc>.CONNS: an account_connections
-// advisory, the Reporter's figures with the event's header added.
-func (st *sysState) sendConns(a *account, reply, acc string) {
+// sendConns publishes an account_connections advisory about account acc
+// on each subject: the answer to $SYS.REQ.ACCOUNT.<acc>.CONNS, and the
+// event that follows a connect or disconnect. It is the Reporter's
+// figures with the event's header added.
+func (st *sysState) sendConns(a *account, acc string, subjects ...string) {
 	d, ok := st.report("ACCOUNT.CONNS", acc, nil)
 	if !ok {
 		return
@@ -449,5 +451,7 @@ func (st *sysState) sendConns(a *account, reply, acc string) {
 	m["id"] = nuid.Next()
 	m["timestamp"] = time.Now().UTC()
 	m["server"] = st.info()
-	st.send(a, reply, m)
+	for _, s := range subjects {
+		st.send(a, s, m)
+	}
 }

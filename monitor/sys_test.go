@@ -191,6 +191,7 @@ func TestSysEvents(t *testing.T) {
 		want := map[string]bool{
 			"$SYS.ACCOUNT.APP.CONNECT": false, "$SYS.ACCOUNT.APP.DISCONNECT": false,
 			"$SYS.SERVER." + id + ".CLIENT.AUTH.ERR": false, "$SYS.SERVER." + id + ".STATSZ": false,
+			"$SYS.ACCOUNT.APP.SERVER.CONNS": false, "$SYS.SERVER.ACCOUNT.APP.CONNS": false,
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for time.Now().Before(deadline) && slices.Contains(valuesOf(want), false) {
