@@ -53,7 +53,7 @@
 //     publisher's loop, with the message borrowed from that event; it
 //     must copy what it keeps and never block. The system account's
 //     services (sysacc.go, events.go) copy a request or an event into a
-//     bounded channel, dropping it when full, and build the answer on
+//     bounded queue, dropping it when full, and build the answer on
 //     the system goroutine through the Reporter (the monitor), which
 //     reads what the operator's entry points read. What the server
 //     publishes itself goes through publishInternal, callable from any
@@ -75,8 +75,8 @@
 //     workerOf; the account infos are replaced at the same time.
 //
 // Lock order: Server.ops.reloadMu, then Server.wmu (only Reload takes both),
-// then Server.mu, then account.mu, then worker.mu; opsState.mu and
-// internalState.mu are leaves.
+// then Server.mu, then account.mu, then worker.mu; opsState.mu,
+// internalState.mu and sysState.mu are leaves.
 // No lock is held while calling into gnet.
 //
 // # Transport: TLS and leaf compression

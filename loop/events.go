@@ -93,10 +93,7 @@ type disconnectEvent struct {
 
 // queueEvent hands an event to the system goroutine without waiting.
 func (st *sysState) queueEvent(ev *sysEvent) {
-	select {
-	case st.reqs <- sysReq{ev: ev}:
-	default:
-	}
+	st.queue(sysReq{ev: ev})
 }
 
 // connectEvent is called on c's loop once c's CONNECT is accepted.

@@ -18,9 +18,10 @@ import (
 //
 // The requests arrive as internal subscriptions (internal.go) on the
 // publisher's loop. The callback only copies the request and hands it to
-// the system goroutine (sysState.run) through a bounded channel, dropping
-// it when the channel is full rather than wait: a loop never waits for a
-// monitoring document. The goroutine decodes the filter, builds the answer
+// the system goroutine (sysState.run) through a queue that grows as
+// needed up to a bound, past which it drops rather than wait: a loop
+// never waits for a monitoring document. (A channel would have to be
+// allocated at its full size up front, in every server.) The goroutine decodes the filter, builds the answer
 // through the Reporter the monitor package registers (so the documents are
 // those of the HTTP endpoints), and publishes it back with publishInternal.
 
@@ -41,8 +42,9 @@ type Reporter interface {
 // at all (an account STATZ about an account with no connections).
 var ErrSkip = errors.New("loop: no answer")
 
-// sysReqQueue bounds the requests waiting for the system goroutine.
-const sysReqQueue = 256
+// sysReqQueue bounds the requests and events waiting for the system
+// goroutine: a storm of connections makes one event each.
+const sysReqQueue = 1 << 16
 
 // sysReq is one request copied off a loop.
 type sysReq struct {
@@ -60,7 +62,10 @@ type sysReq struct {
 type sysState struct {
 	srv   *Server
 	acc   *account
-	reqs  chan sysReq
+	mu    sync.Mutex
+	reqs  []sysReq // guarded by mu
+	spare []sysReq // guarded by mu
+	wake  chan struct{}
 	rep   atomic.Pointer[reporterBox]
 	seq   atomic.Uint64
 	stop  chan struct{}
@@ -113,7 +118,7 @@ func (s *Server) setupSystem() {
 		return
 	}
 	a := s.registerAccount(name)
-	st := &sysState{srv: s, acc: a, reqs: make(chan sysReq, sysReqQueue), stop: make(chan struct{})}
+	st := &sysState{srv: s, acc: a, wake: make(chan struct{}, 1), stop: make(chan struct{})}
 	s.sys = st
 	for _, subj := range []string{sysServerPing, sysServerPing + ".*", sysServerReq + s.id + ".*",
 		sysAccountReq + "*.*", sysUserInfo} {
@@ -197,13 +202,44 @@ func (st *sysState) request(_ *worker, src *client, sub *subscription, subject, 
 	if len(msg) > hdr {
 		r.msg = append([]byte(nil), msg[hdr:]...)
 	}
-	select {
-	case st.reqs <- r:
-	default:
-		// The system goroutine is far behind: drop, as nats-server's
-		// bounded queues do.
-	}
+	st.queue(r)
 	return 1
+}
+
+// queue hands a request or an event to the system goroutine; it never
+// blocks. Past sysReqQueue waiting, the goroutine is far behind and new
+// ones are dropped.
+func (st *sysState) queue(r sysReq) {
+	st.mu.Lock()
+	if len(st.reqs) >= sysReqQueue {
+		st.mu.Unlock()
+		return
+	}
+	st.reqs = append(st.reqs, r)
+	st.mu.Unlock()
+	select {
+	case st.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns what is queued; give hands the slice back for reuse.
+func (st *sysState) take() []sysReq {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	q := st.reqs
+	st.reqs = st.spare[:0]
+	st.spare = nil
+	return q
+}
+
+func (st *sysState) give(q []sysReq) {
+	clear(q)
+	st.mu.Lock()
+	if st.spare == nil && cap(q) <= 1024 {
+		st.spare = q[:0]
+	}
+	st.mu.Unlock()
 }
 
 // run is the system goroutine.
@@ -215,12 +251,16 @@ func (st *sysState) run() {
 		select {
 		case <-st.stop:
 			return
-		case r := <-st.reqs:
-			if r.ev != nil {
-				st.publishEvent(r.ev)
-				continue
+		case <-st.wake:
+			q := st.take()
+			for i := range q {
+				if q[i].ev != nil {
+					st.publishEvent(q[i].ev)
+				} else {
+					st.serve(&q[i])
+				}
 			}
-			st.serve(&r)
+			st.give(q)
 		case <-tick.C:
 			tick.Reset(st.periodicStatsz())
 		}
