@@ -34,7 +34,7 @@ type icb func(w *worker, src *client, sub *subscription, subject, reply []byte, 
 // maxInternalQueue bounds the messages waiting to be published by the
 // server; beyond it new ones are dropped (and counted), as nats-server
 // drops events when its send queue is full rather than grow without bound.
-const maxInternalQueue = 8192
+const maxInternalQueue = 1 << 16
 
 // internalMsg is one message the server publishes. msg holds the headers
 // (hdr bytes, 0 without) followed by the payload; it is owned by the queue.

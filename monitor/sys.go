@@ -70,12 +70,19 @@ func (m *Monitor) Report(kind, acc string, opts []byte) (any, error) {
 		}
 		return az.Account, nil
 	case "ACCOUNT.CONNS":
-		sz, err := m.AccountStatz([]string{acc}, true)
-		if err != nil || len(sz.Accounts) == 0 {
+		// This one follows every connect and disconnect, so it reads
+		// only the account's counters, never the connections: a storm
+		// of connections must not cost a pass over all of them each.
+		// Canopy keeps no per-account message counters (they would be
+		// shared between loops on the message path), so the advisory's
+		// message figures are zero.
+		as, ok := m.srv.Account(acc)
+		if !ok {
 			return nil, loop.ErrSkip
 		}
+		a := &AccountStat{Account: acc, Name: acc, Conns: as.Clients, LeafNodes: as.Leafs,
+			TotalConns: as.Clients + as.Leafs, NumSubs: as.NumSubs}
 		// The advisory breaks the figures down by connection kind.
-		a := sz.Accounts[0]
 		for _, d := range []*DataStats{&a.Sent, &a.Received} {
 			d.Gateways, d.Routes, d.Leafs = &MsgBytes{}, &MsgBytes{}, &MsgBytes{}
 		}
