@@ -284,7 +284,7 @@ type serverInfo struct {
 
 func (st *sysState) info() *serverInfo {
 	s := st.srv
-	return &serverInfo{Name: s.name, Host: s.opts.Host, ID: s.id, Version: CompatVersion,
+	return &serverInfo{Name: s.name, Host: s.Options().Host, ID: s.id, Cluster: s.clusterName(), Version: CompatVersion,
 		FeatureFlags: FeatureFlags(), Seq: st.seq.Add(1), Time: time.Now().UTC()}
 }
 
@@ -318,8 +318,8 @@ type eventFilter struct {
 }
 
 // skip reports whether a request's filter leaves this server out. Names
-// match as substrings unless exact_match; this server has no tags, no
-// cluster and no JetStream domain, so asking for any leaves it out.
+// match as substrings unless exact_match; this server has no tags and no
+// JetStream domain, so asking for any leaves it out.
 func (st *sysState) skip(f *eventFilter) bool {
 	s := st.srv
 	match := func(want, have string) bool {
@@ -331,7 +331,7 @@ func (st *sysState) skip(f *eventFilter) bool {
 		}
 		return strings.Contains(have, want)
 	}
-	if !match(f.Name, s.name) || !match(f.Host, s.opts.Host) || !match(f.Cluster, "") {
+	if !match(f.Name, s.name) || !match(f.Host, s.Options().Host) || !match(f.Cluster, s.clusterName()) {
 		return true
 	}
 	return len(f.Tags) > 0 || f.Domain != ""
@@ -356,7 +356,7 @@ func (st *sysState) serve(r *sysReq) {
 			Name string `json:"name"`
 			Host string `json:"host"`
 			ID   string `json:"id"`
-		}{s.name, s.opts.Host, s.id})
+		}{s.name, s.Options().Host, s.id})
 		return
 	case "STATSZ":
 		reply := r.reply
@@ -494,4 +494,15 @@ func (st *sysState) sendConns(a *account, acc string, subjects ...string) {
 	for _, s := range subjects {
 		st.send(a, s, m)
 	}
+}
+
+// clusterName is the cluster the server reports: none, except that a
+// server with leaf remotes goes by its own name, which is also the cluster
+// its leaf CONNECTs announce (as nats-server does without a cluster
+// block). It may be called from any goroutine.
+func (s *Server) clusterName() string {
+	if len(s.Options().LeafNode.Remotes) > 0 {
+		return s.name
+	}
+	return ""
 }
