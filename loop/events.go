@@ -188,6 +188,14 @@ func (st *sysState) listened(subject string) bool {
 	return len(r.Groups) > 0
 }
 
+// lameDuckEvent publishes $SYS.SERVER.<id>.LAMEDUCK: the server's
+// identity, as the shutdown event.
+func (s *Server) lameDuckEvent() {
+	if st := s.sys; st != nil {
+		st.send(st.acc, "$SYS.SERVER."+s.id+".LAMEDUCK", st.info())
+	}
+}
+
 // shutdownEvent publishes $SYS.SERVER.<id>.SHUTDOWN and waits a little
 // for a loop to deliver it, before the loops stop.
 func (s *Server) shutdownEvent() {

@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -288,4 +289,44 @@ func TestAccStatz(t *testing.T) {
 			t.Errorf("/accstatz%s: APP with one connection not listed: %s", q, cb)
 		}
 	}
+}
+
+// TestSysLameDuckShutdown: lame-duck mode and shutdown are announced on
+// $SYS.SERVER.<id>.LAMEDUCK and SHUTDOWN, by both servers.
+func TestSysLameDuckShutdown(t *testing.T) {
+	const config = sysConf + `
+lame_duck_grace_period: "100ms"
+lame_duck_duration: "30s"
+`
+	expect := func(t *testing.T, url, id, event string, act func()) {
+		t.Helper()
+		nc := natstest.Connect(t, url, nats.UserInfo("sys", "pass"), nats.NoReconnect())
+		sub, err := nc.SubscribeSync("$SYS.SERVER." + id + "." + event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flush(t, nc)
+		go act()
+		if _, err := sub.NextMsg(10 * time.Second); err != nil {
+			t.Errorf("no %s event: %v", event, err)
+		}
+	}
+	t.Run("canopy", func(t *testing.T) {
+		c := natstest.StartCanopy(t, config)
+		monitor.New(c.Server, quiet{})
+		expect(t, c.ClientURL(), c.ID(), "LAMEDUCK", c.LameDuck)
+		c = natstest.StartCanopy(t, config)
+		monitor.New(c.Server, quiet{})
+		expect(t, c.ClientURL(), c.ID(), "SHUTDOWN", func() {
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			defer cancel()
+			_ = c.Shutdown(ctx)
+		})
+	})
+	t.Run("nats-server", func(t *testing.T) {
+		n := natstest.StartNATS(t, config)
+		expect(t, "nats://"+n.Addr().String(), n.ID(), "LAMEDUCK", n.LameDuckShutdown)
+		n = natstest.StartNATS(t, config)
+		expect(t, "nats://"+n.Addr().String(), n.ID(), "SHUTDOWN", n.Shutdown)
+	})
 }
