@@ -330,6 +330,11 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	hdr := c.headers.Load()
 	if err != nil {
 		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
+		// The closed record and the system account's events name the
+		// client and the user it tried, as nats-server's do.
+		if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
+			c.meta = &clientMeta{name: o.Name, lang: o.Lang, version: o.Version, user: o.User}
+		}
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
 	}
 	if o.Name != "" || o.Lang != "" || o.Version != "" || id.Name != "" {

@@ -64,9 +64,9 @@ type eventClient struct {
 	Lang       string        `json:"lang,omitempty"`
 	Version    string        `json:"ver,omitempty"`
 	RTT        time.Duration `json:"rtt,omitempty"`
-	Server     string        `json:"server,omitempty"`
 	Stop       *time.Time    `json:"stop,omitempty"`
 	Jwt        string        `json:"jwt,omitempty"`
+	NameTag    string        `json:"name_tag,omitempty"`
 	Kind       string        `json:"kind,omitempty"`
 	ClientType string        `json:"client_type,omitempty"`
 }
@@ -128,7 +128,7 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 	}
 	start := ci.Start.UTC()
 	cl := eventClient{Start: &start, Host: ci.IP, ID: ci.CID, Account: acc, User: ci.User,
-		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, Server: st.srv.name,
+		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, NameTag: acc,
 		Kind: "Client", ClientType: "nats"}
 	now := time.Now().UTC()
 	id := st.srv.id
