@@ -95,6 +95,8 @@ func New(srv *loop.Server, lg Logger) *Monitor {
 	mux.HandleFunc(HealthzPath, m.handleHealthz)
 	mux.HandleFunc(StackszPath, m.handleStacksz)
 	mux.HandleFunc(AccStatzPath, m.handleAccStatz)
+	mux.HandleFunc(JszPath, m.handleJsz)
+	mux.HandleFunc(GatewayzPath, m.handleGatewayz)
 	m.mux = mux
 	srv.SetReporter(m)
 	return m

@@ -335,8 +335,25 @@ type JszConfig struct {
 	MaxStorage int64 `json:"max_storage"`
 }
 
-// AccStatzPath is nats-server's per-account statistics endpoint.
-const AccStatzPath = "/accstatz"
+// nats-server's endpoints that Canopy answers in the shape of a server
+// without the feature, so tools that poll them get no 404.
+const (
+	AccStatzPath = "/accstatz"
+	JszPath      = "/jsz"
+	GatewayzPath = "/gatewayz"
+)
+
+func (m *Monitor) handleJsz(w http.ResponseWriter, _ *http.Request) {
+	m.count(JszPath)
+	d, _ := m.Report("JSZ", "", nil)
+	respond(w, http.StatusOK, d, true)
+}
+
+func (m *Monitor) handleGatewayz(w http.ResponseWriter, _ *http.Request) {
+	m.count(GatewayzPath)
+	d, _ := m.Report("GATEWAYZ", "", nil)
+	respond(w, http.StatusOK, d, true)
+}
 
 func (m *Monitor) handleAccStatz(w http.ResponseWriter, r *http.Request) {
 	unused, ok := decodeBool(w, r, "unused")

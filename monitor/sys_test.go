@@ -278,7 +278,8 @@ system_account: SYS
 }
 
 // TestAccStatz: /accstatz has nats-server's keys, with and without unused
-// accounts, and counts the account's connections.
+// accounts, and counts the account's connections; /jsz and /gatewayz
+// have nats-server's keys for a server without JetStream and gateways.
 func TestAccStatz(t *testing.T) {
 	text := sysConf + "\nhttp: \"127.0.0.1:-1\"\n"
 	c := natstest.StartCanopy(t, text)
@@ -287,6 +288,21 @@ func TestAccStatz(t *testing.T) {
 	nurl := "http://" + n.MonitorAddr().String()
 	natstest.Connect(t, c.ClientURL(), nats.UserInfo("app", "pass"))
 	natstest.Connect(t, "nats://"+n.Addr().String(), nats.UserInfo("app", "pass"))
+	for _, p := range []string{"/jsz", "/gatewayz"} {
+		_, cb, _ := get(t, curl+p)
+		_, nb, _ := get(t, nurl+p)
+		ck, nk := keySet(t, cb), keySet(t, nb)
+		for k := range nk {
+			if !ck[k] {
+				t.Errorf("%s: canopy lacks %s\n canopy %s\n nats-server %s", p, k, cb, nb)
+			}
+		}
+		for k := range ck {
+			if !nk[k] {
+				t.Errorf("%s: canopy has more %s", p, k)
+			}
+		}
+	}
 	for _, q := range []string{"", "?unused=1", "?acc=APP"} {
 		_, cb, _ := get(t, curl+"/accstatz"+q)
 		_, nb, _ := get(t, nurl+"/accstatz"+q)
