@@ -96,6 +96,11 @@ func TestSysNatsCLI(t *testing.T) {
 		{"server", "report", "accounts"},
 		{"server", "report", "health"},
 		{"server", "request", "variables"},
+		{"server", "request", "connections"},
+		{"server", "request", "subscriptions"},
+		{"server", "request", "accounts"},
+		{"server", "request", "leafnodes"},
+		{"server", "report", "leafnodes"},
 		{"account", "info"},
 	}
 	sysServers(t, sysConf, func(t *testing.T, url, id string) {
