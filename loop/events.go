@@ -128,7 +128,7 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 	}
 	start := ci.Start.UTC()
 	cl := eventClient{Start: &start, Host: ci.IP, ID: ci.CID, Account: acc, User: ci.User,
-		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, NameTag: acc,
+		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, NameTag: st.srv.nameTag(acc),
 		Kind: "Client", ClientType: "nats"}
 	now := time.Now().UTC()
 	id := st.srv.id
@@ -209,6 +209,11 @@ func (s *Server) shutdownEvent() {
 		s.internal.mu.Lock()
 		idle := len(s.internal.q) == 0 && !s.internal.scheduled && !s.internal.busy
 		s.internal.mu.Unlock()
+		// Delivered means also handed over by the loops that took it
+		// for their receivers.
+		for _, w := range s.workers {
+			idle = idle && w.backlog.Load() == 0
+		}
 		if idle {
 			return
 		}

@@ -34,11 +34,13 @@ func TestSysOperator(t *testing.T) {
 		}
 		var ui struct {
 			Data struct {
-				User    string `json:"user"`
-				Account string `json:"account"`
+				User        string `json:"user"`
+				Account     string `json:"account"`
+				AccountName string `json:"account_name"`
 			} `json:"data"`
 		}
-		if err := json.Unmarshal(m.Data, &ui); err != nil || ui.Data.Account != apub || ui.Data.User != appUser.pub {
+		if err := json.Unmarshal(m.Data, &ui); err != nil || ui.Data.Account != apub || ui.Data.User != appUser.pub ||
+			ui.Data.AccountName != "A" {
 			t.Fatalf("USER.INFO: %s (%v), want account %s user %s", m.Data, err, apub, appUser.pub)
 		}
 	})

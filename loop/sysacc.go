@@ -377,7 +377,7 @@ func (st *sysState) serve(r *sysReq) {
 			return
 		}
 		st.send(r.replyTo, r.reply, &apiResponse{Server: st.info(), Data: &userInfo{
-			User: r.user, Account: r.acc, AccountName: r.acc}})
+			User: r.user, Account: r.acc, AccountName: st.srv.nameTag(r.acc)}})
 		return
 	case "ACCOUNT.CONNS":
 		if r.reply == "" {
@@ -505,4 +505,18 @@ func (s *Server) clusterName() string {
 		return s.name
 	}
 	return ""
+}
+
+// nameTag is how events name an account: its JWT's name in operator mode,
+// its name otherwise.
+func (s *Server) nameTag(name string) string {
+	if a := s.lookupAccount(name); a != nil {
+		s.mu.Lock()
+		info := a.info
+		s.mu.Unlock()
+		if info != nil && info.NameTag != "" {
+			return info.NameTag
+		}
+	}
+	return name
 }
