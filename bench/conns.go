@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/nats-io/nkeys"
 )
 
@@ -355,6 +357,11 @@ func runConns(ctx context.Context, o *Options, res *Result) error {
 	if selfAfter, err := readRSS(os.Getpid()); err == nil && selfBefore > 0 {
 		cr.ClientBytesPerConn = float64(selfAfter-selfBefore) / float64(cr.Opened)
 	}
+	if o.PingSample > 0 {
+		if res.Latency, err = pingSample(conns, o.PingSample, o.Timeout); err != nil {
+			return err
+		}
+	}
 
 	if o.opened != nil {
 		o.opened()
@@ -372,6 +379,66 @@ func runConns(ctx context.Context, o *Options, res *Result) error {
 		return fmt.Errorf("%w: the server closed %d of %d idle connections", ErrIntegrity, cr.Opened-alive, cr.Opened)
 	}
 	return nil
+}
+
+var (
+	pingLine = []byte("PING\r\n")
+	pongLine = []byte("PONG\r\n")
+)
+
+// pingSample times one PING/PONG round trip on each of n connections picked
+// at random. They go one at a time, so that each round trip is the server
+// answering one connection among all the idle ones, not a queue of the
+// sample's own PINGs.
+func pingSample(conns []net.Conn, n int, timeout time.Duration) (*Latency, error) {
+	hist := hdrhistogram.New(latencyMin, latencyMax, latencyDigits)
+	buf := make([]byte, 4096)
+	for _, i := range rand.Perm(len(conns))[:n] {
+		d, err := pingOnce(conns[i], buf, timeout)
+		if err != nil {
+			return nil, fmt.Errorf("bench: PING on idle connection %d: %w", i, err)
+		}
+		_ = hist.RecordValue(max(int64(d), latencyMin))
+	}
+	return latencyOf(hist), nil
+}
+
+// pingOnce sends PING on c and waits for the PONG. A PING of the server's
+// that was waiting on the socket, or crosses ours, is answered on the way.
+func pingOnce(c net.Conn, buf []byte, timeout time.Duration) (time.Duration, error) {
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return 0, err
+	}
+	t0 := time.Now()
+	if _, err := c.Write(pingLine); err != nil {
+		return 0, err
+	}
+	var pending []byte
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return 0, err
+		}
+		pending = append(pending, buf[:n]...)
+		for {
+			line, rest, ok := bytes.Cut(pending, []byte("\r\n"))
+			if !ok {
+				break
+			}
+			pending = rest
+			switch {
+			case bytes.Equal(line, []byte("PONG")):
+				d := time.Since(t0)
+				return d, c.SetDeadline(time.Time{})
+			case bytes.Equal(line, []byte("PING")):
+				if _, err := c.Write(pongLine); err != nil {
+					return 0, err
+				}
+			case bytes.HasPrefix(line, []byte("-ERR")):
+				return 0, fmt.Errorf("server said %s", line)
+			}
+		}
+	}
 }
 
 // hold keeps the connections open for d, answering PINGs every
@@ -404,7 +471,7 @@ func sweep(conns []net.Conn, buf []byte) int {
 		n, closed := readNow(c, buf)
 		if !closed && n > 0 {
 			for range bytes.Count(buf[:n], []byte("PING\r\n")) {
-				if _, err := c.Write([]byte("PONG\r\n")); err != nil {
+				if _, err := c.Write(pongLine); err != nil {
 					closed = true
 				}
 			}

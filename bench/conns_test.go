@@ -96,3 +96,24 @@ func TestSourceIPsForManyConnections(t *testing.T) {
 		t.Errorf("a server by name is not spread over loopback sources, got %v", got)
 	}
 }
+
+func TestConnsPingSample(t *testing.T) {
+	s := runServer(t, nil)
+	o := Options{Scenario: Conns, URL: s.ClientURL(), Conns: 50, PingSample: 20, Timeout: 5 * time.Second}
+	res := mustRun(t, o)
+	l := res.Latency
+	if l == nil || l.Count != 20 {
+		t.Fatalf("latency of the sample: %+v", l)
+	}
+	if l.P50 <= 0 || l.P99 < l.P50 || l.Max < l.P99 || len(l.Percentiles) == 0 {
+		t.Fatalf("latency figures out of order: %+v", l)
+	}
+	if _, ok := res.Metric(MetricP99); !ok {
+		t.Fatal("no p99 metric for the PING sample")
+	}
+
+	o.PingSample = -1
+	if res := mustRun(t, o); res.Latency != nil {
+		t.Fatalf("a negative sample still timed PINGs: %+v", res.Latency)
+	}
+}

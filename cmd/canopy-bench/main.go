@@ -131,6 +131,7 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.IntVar(&o.ServerPID, "server-pid", 0, "conns: pid of the server, to report its memory per connection")
 	fs.IntVar(&o.SourceIPs, "source-ips", 0, "conns: spread over 127.0.0.1..N (default: enough for the ephemeral ports)")
 	fs.IntVar(&o.Dialers, "dialers", 0, "conns: connections opened at once (default 64)")
+	fs.IntVar(&o.PingSample, "ping-sample", 0, "conns: time a PING/PONG on this many connections picked at random (default 1000; -1: none)")
 	fs.StringVar(&c.compare, "compare", "", "also run against this URL, alternating A B A B ...")
 	fs.StringVar(&c.compareSub, "compare-sub-url", "", "subscriber URL of the compared server (leaf)")
 	fs.StringVar(&c.compareLbl, "compare-label", "", "name of the compared server in the output")
