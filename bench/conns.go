@@ -22,6 +22,7 @@ import (
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/nats-io/nkeys"
+	"golang.org/x/sys/unix"
 )
 
 // The idle-connection scenario does not use nats.go: a nats.go connection
@@ -177,6 +178,7 @@ func (d *rawDialer) open(ctx context.Context, i int, br *bufio.Reader) (net.Conn
 	nd := net.Dialer{Timeout: d.o.Timeout}
 	if d.ips != nil {
 		nd.LocalAddr = &net.TCPAddr{IP: d.ips[i%len(d.ips)]}
+		nd.Control = bindNoPort
 	}
 	c, err := nd.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
@@ -188,6 +190,24 @@ func (d *rawDialer) open(ctx context.Context, i int, br *bufio.Reader) (net.Conn
 		return nil, err
 	}
 	return nc, nil
+}
+
+// bindNoPort lets the kernel choose the source port of a socket bound to a
+// source address at connect time, when it knows the destination, instead
+// of at bind time (IP_BIND_ADDRESS_NO_PORT). Bound early, a port is taken
+// for every destination at once and cannot be one a connection of the
+// previous run left in TIME_WAIT, so consecutive runs of tens of thousands
+// of connections run out of ports; chosen at connect time, a port only
+// has to make the four-tuple unique.
+func bindNoPort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return os.NewSyscallError("setsockopt IP_BIND_ADDRESS_NO_PORT", serr)
 }
 
 // handshake greets the server on c and returns the connection to keep: c

@@ -147,6 +147,7 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.BoolVar(&c.suite.Quick, "quick", false, "suite: one pair per case, a quarter of the messages")
 	fs.Float64Var(&c.suite.Scale, "scale", 1, "suite: multiply every message count by this")
 	fs.StringSliceVar(&c.only, "only", nil, "suite: run only these cases (comma-separated keys)")
+	fs.IntSliceVar(&c.suite.ConnCurve, "conn-curve", nil, "suite: also run the conns case at these connection counts, for the report's memory curve (e.g. 1000,5000)")
 	fs.StringVar(&c.suite.Dir, "dir", "", "suite: keep server configs, logs and certificates in this folder; certs: write them here (default .)")
 	return fs
 }
