@@ -14,6 +14,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -197,7 +198,7 @@ func caseChart(runs []SuiteRun, title, ylabel, caption string, value func(*Resul
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	p := newPlot(title, "", ylabel)
+	p := newPlot("", ylabel)
 	p.NominalX(keys...)
 	p.X.Tick.Label.Rotation = math.Pi / 6
 	p.X.Tick.Label.XAlign = draw.XRight
@@ -205,6 +206,13 @@ func caseChart(runs []SuiteRun, title, ylabel, caption string, value func(*Resul
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
 	p.X.Min, p.X.Max = -0.6, float64(len(keys))-0.4
+	var every []float64
+	for _, byside := range vals {
+		for _, vs := range byside {
+			every = append(every, vs...)
+		}
+	}
+	padLog(&p.Y, every)
 	names := sideNames(runs)
 	for _, side := range []string{"A", "B"} {
 		offset := -0.15
@@ -289,7 +297,9 @@ func legendName(side, name string) string {
 // x axis spreads the tail out, as HdrHistogram's plots do, with 90% at 1,
 // 99% at 2, 99.9% at 3.
 func latencyChart(runs []SuiteRun) (*chart, error) {
-	p := newPlot(chartLatency, "percentile", "round trip µs (log)")
+	p := newPlot("percentile", "round trip µs (log)")
+	p.Legend.Top, p.Legend.Left = false, false
+	p.X.Min, p.X.Max = 0, 5.4
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = logTicks{}
 	p.X.Tick.Marker = plot.ConstantTicks{
@@ -299,6 +309,7 @@ func latencyChart(runs []SuiteRun) (*chart, error) {
 	names := sideNames(runs)
 	legend := map[string]bool{}
 	drawn := 0
+	var every []float64
 	for _, r := range runs {
 		if r.Result == nil || r.Result.Scenario != ReqRep || r.Result.Latency == nil || len(r.Result.Latency.Percentiles) == 0 {
 			continue
@@ -309,6 +320,7 @@ func latencyChart(runs []SuiteRun) (*chart, error) {
 				continue
 			}
 			xys = append(xys, plotter.XY{X: -math.Log10(1 - pc.Q/100), Y: pc.Us})
+			every = append(every, pc.Us)
 		}
 		if len(xys) == 0 {
 			continue
@@ -329,6 +341,7 @@ func latencyChart(runs []SuiteRun) (*chart, error) {
 	if drawn == 0 {
 		return nil, nil
 	}
+	padLog(&p.Y, every)
 	return render(p, chartLatency, fmt.Sprintf("One line per run (%d runs): the latency below which that percentage of the requests' round trips fell, from the run's HdrHistogram; lower is better.", drawn))
 }
 
@@ -389,8 +402,9 @@ func connChart(runs []SuiteRun, title, ylabel, caption string, value func(*Resul
 	if len(series) == 0 {
 		return nil, nil
 	}
-	p := newPlot(title, "idle connections open", ylabel)
-	p.Y.Min = 0
+	p := newPlot("idle connections open", ylabel)
+	p.Legend.Left = false
+	p.X.Min = 0
 	p.X.Tick.Marker = humanTicks{}
 	p.Y.Tick.Marker = humanTicks{}
 	names := sideNames(runs)
@@ -434,18 +448,36 @@ func connChart(runs []SuiteRun, title, ylabel, caption string, value func(*Resul
 		}
 		p.Legend.Add(name, line, points)
 	}
+	// Room above the highest line for the legend, and the y axis from 0
+	// so that a flat curve looks flat.
+	p.Y.Min = 0
+	p.Y.Max *= 1.35
+	p.X.Max *= 1.05
 	return render(p, title, caption)
 }
 
-func newPlot(title, xlabel, ylabel string) *plot.Plot {
+// newPlot makes a plot in sans-serif type with a grid. The page's heading
+// is the chart's title, so the image has none of its own.
+func newPlot(xlabel, ylabel string) *plot.Plot {
 	p := plot.New()
-	p.Title.Text = title
+	for _, ts := range []*text.Style{&p.X.Label.TextStyle, &p.Y.Label.TextStyle, &p.X.Tick.Label, &p.Y.Tick.Label, &p.Legend.TextStyle} {
+		ts.Font.Variant = "Sans"
+	}
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+// padLog widens a log axis by a fifth of a decade past the data on both
+// ends, so that no point sits on the axis line.
+func padLog(a *plot.Axis, vals []float64) {
+	if len(vals) == 0 {
+		return
+	}
+	a.Min, a.Max = slices.Min(vals)/1.6, slices.Max(vals)*1.6
 }
 
 // render draws p into a PNG and wraps it as a chart.
@@ -523,11 +555,20 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return "no"
 	},
-	"resultUnit": func(r *Result) string {
-		if m := r.Metrics(); len(m) > 0 {
-			return m[0].Unit
+	"rateUnit": func(r *Result) string {
+		switch r.Scenario {
+		case ReqRep:
+			return "req/s"
+		case Conns:
+			return "conns/s"
 		}
-		return ""
+		return "msgs/s"
+	},
+	"connMem": func(r *Result) string {
+		if c := r.Conns; c != nil && c.ServerPID != 0 {
+			return fmtBytes(c.BytesPerConn)
+		}
+		return "-"
 	},
 }).Parse(`<!DOCTYPE html>
 <html lang="en">
@@ -566,8 +607,8 @@ figcaption { font-size: 0.85em; color: #555; max-width: 864px; }
 {{end}}
 <h2>Runs</h2>
 <table>
-<tr><th>case</th><th>side</th><th>server</th><th>pair</th><th>headline</th><th>unit</th><th>server CPU ns</th><th>status</th></tr>
-{{range .Runs}}<tr><td>{{.Case}}{{with .Result.Conns}} ({{.Opened}}){{end}}</td><td>{{.Side}}</td><td class="l">{{.Server}}</td><td>{{.Pair}}</td><td>{{num .Result.MsgsPerSec}}</td><td class="l">{{resultUnit .Result}}</td><td>{{num .Result.ServerCPU}}</td><td>{{if .Result.OK}}ok{{else}}<span class="fail">FAIL</span>{{end}}</td></tr>
+<tr><th>case</th><th>side</th><th>server</th><th>pair</th><th>rate</th><th>unit</th><th>server CPU ns per msg, req or conn</th><th>server memory per conn</th><th>status</th></tr>
+{{range .Runs}}<tr><td>{{.Case}}{{with .Result.Conns}} ({{.Opened}}){{end}}</td><td>{{.Side}}</td><td class="l">{{.Server}}</td><td>{{.Pair}}</td><td>{{num .Result.MsgsPerSec}}</td><td class="l">{{rateUnit .Result}}</td><td>{{num .Result.ServerCPU}}</td><td>{{connMem .Result}}</td><td>{{if .Result.OK}}ok{{else}}<span class="fail">FAIL</span>{{end}}</td></tr>
 {{end}}</table>
 <h2>Cases</h2>
 <table>
