@@ -83,7 +83,7 @@ func TestRaiseNoFile(t *testing.T) {
 }
 
 func TestSourceIPsForManyConnections(t *testing.T) {
-	perIP := ephemeralPorts() * 3 / 4
+	perIP := ephemeralPorts() / 8
 	if got := sourceIPs(0, perIP, "127.0.0.1"); got != nil {
 		t.Errorf("%d connections fit one address, got %v", perIP, got)
 	}
@@ -91,6 +91,11 @@ func TestSourceIPsForManyConnections(t *testing.T) {
 	got := sourceIPs(0, 100_000, "localhost")
 	if len(got) != want || !got[0].Equal(net.IPv4(127, 0, 0, 1)) || !got[len(got)-1].Equal(net.IPv4(127, 0, 0, byte(want))) {
 		t.Errorf("100,000 connections: got %v, want 127.0.0.1..%d", got, want)
+	}
+	// A million connections take every address, about 4,000 each: each
+	// within the half of the range that connect() is given first.
+	if got := sourceIPs(0, 1_000_000, "127.0.0.1"); len(got) != 254 || 1_000_000/254 > ephemeralPorts()/2 {
+		t.Errorf("a million connections: %d addresses", len(got))
 	}
 	if got := sourceIPs(0, 100_000, "nats.example.com"); got != nil {
 		t.Errorf("a server by name is not spread over loopback sources, got %v", got)
