@@ -691,7 +691,13 @@ func (c *client) String() string {
 	if c.raddr != nil {
 		host = c.raddr.String()
 	}
-	return host + " - cid:" + strconv.FormatUint(c.cid, 10)
+	// nats-server names a leaf link lid:, so that its lines can be told
+	// from a client's.
+	id := " - cid:"
+	if c.kind == kindLeaf {
+		id = " - lid:"
+	}
+	return host + id + strconv.FormatUint(c.cid, 10)
 }
 
 // checkTimers runs on the loop from the tick task.
