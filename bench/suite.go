@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -83,6 +84,10 @@ func (o *SuiteOptions) normalize() error {
 			return fmt.Errorf("%w: connection counts of the curve must be positive, got %d", ErrOptions, n)
 		}
 	}
+	// A count given twice (bench-compare.sh's and the user's) runs once.
+	o.ConnCurve = slices.Clone(o.ConnCurve)
+	slices.Sort(o.ConnCurve)
+	o.ConnCurve = slices.Compact(o.ConnCurve)
 	for _, k := range o.Only {
 		if _, ok := findCase(k); !ok {
 			return fmt.Errorf("%w: unknown suite case %q (known: %s)", ErrOptions, k, strings.Join(CaseKeys(), ", "))
