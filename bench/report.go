@@ -244,7 +244,8 @@ func caseChart(runs []SuiteRun, title, ylabel, caption string, value func(*Resul
 	return render(p, title, caption)
 }
 
-// spreadBars is the range of each case's runs, as YErrorBars wants it.
+// spreadBar is the range of one case's runs; spreadBars gives them to
+// YErrorBars as offsets from the median.
 type spreadBar struct {
 	x float64
 	s spread
@@ -345,7 +346,8 @@ func latencyChart(runs []SuiteRun) (*chart, error) {
 	return render(p, chartLatency, fmt.Sprintf("One line per run (%d runs): the latency below which that percentage of the requests' round trips fell, from the run's HdrHistogram; lower is better.", drawn))
 }
 
-// connRuns are the idle-connection runs, plain and TLS apart.
+// connSeries gathers value(result) of the idle-connection runs by series
+// (the side, and the side over TLS apart) and connection count.
 func connSeries(runs []SuiteRun, value func(*Result) (float64, bool)) map[string]map[int][]float64 {
 	series := map[string]map[int][]float64{}
 	for _, r := range runs {
