@@ -53,7 +53,8 @@ Scenarios:
   reqrep   N requesters, M responders (queue group); latency p50..max
   leaf     publish on --url, subscribe on --sub-url (the leaf hop; swap the
            URLs for the other direction)
-  conns    open --conns idle connections; with --server-pid, the server's
+  conns    open --conns idle connections (the opening rate), time PING/PONG
+           on a random sample of them; with --server-pid, the server's
            memory per connection
 
 Every message carries its publisher and sequence number; a lost, duplicated
