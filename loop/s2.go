@@ -197,15 +197,13 @@ func (l *s2Layer) chunk(typ byte, body []byte) ([]byte, error) {
 // that does not make it smaller.
 func (l *s2Layer) output(c *client, pieces [][]byte) (int, error) {
 	if !l.writeOn {
-		total := 0
-		for _, p := range pieces {
-			n, err := l.xl.emit(c, p)
-			total += n
-			if err != nil {
-				return total, err
-			}
-		}
-		return total, nil
+		return l.xl.emitv(c, pieces)
+	}
+	if l.level == compressUncompressed && (l.xl.down != nil || c.conn.OutboundBuffered() == 0) {
+		// (With gnet's buffer backed up, gnet would queue every slice as
+		// a node of its own: the framing below assembles one instead, as
+		// flushOut does for plaintext.)
+		return l.outputPlain(c, pieces)
 	}
 	w := c.w
 	out := append(w.s2out[:0], s2StreamID...)
@@ -274,4 +272,93 @@ func (l *s2Layer) frame(out, b []byte) []byte {
 	out[start] = typ
 	out[start+1], out[start+2], out[start+3] = byte(n), byte(n>>8), byte(n>>16)
 	return out
+}
+
+// s2PlainChunk is the most one uncompressed chunk carries: small enough
+// that the reader mostly finds whole chunks in one read, so it seldom has
+// to gather one before checking its CRC.
+const s2PlainChunk = 64 << 10
+
+// outputPlain frames pieces in uncompressed chunks without copying them:
+// only the headers (with each chunk's CRC, computed over the pieces as they
+// are) are written into scratch, and the pieces go down between them in
+// one vectored write. This is s2_uncompressed, what s2_auto picks on a
+// fast link, so it is the common case.
+func (l *s2Layer) outputPlain(c *client, pieces [][]byte) (int, error) {
+	w := c.w
+	total := 0
+	for _, p := range pieces {
+		total += len(p)
+	}
+	if total == 0 {
+		return 0, nil
+	}
+	// Every header's room is taken before any is sliced, so the slices
+	// stay valid: the scratch never grows under them.
+	need := len(s2StreamID) + 8*(total/s2PlainChunk+len(pieces)+1)
+	hdrs := w.s2out[:0]
+	if cap(hdrs) < need {
+		hdrs = make([]byte, 0, need)
+	}
+	hdrs = append(hdrs, s2StreamID...)
+	iov := w.s2iov[:0]
+	written := 0
+	var (
+		head = -1 // index in iov of the open chunk's header slice
+		at   int  // where in hdrs its 8 bytes start
+		n    int  // its data so far
+		sum  uint32
+		seal = func() {
+			m := (sum>>15 | sum<<17) + 0xa282ead8
+			h := hdrs[at : at+8]
+			h[0] = s2ChunkUncompressed
+			h[1], h[2], h[3] = byte(n+4), byte((n+4)>>8), byte((n+4)>>16)
+			h[4], h[5], h[6], h[7] = byte(m), byte(m>>8), byte(m>>16), byte(m>>24)
+		}
+	)
+	for _, p := range pieces {
+		for len(p) > 0 {
+			if head < 0 {
+				at = len(hdrs)
+				hdrs = append(hdrs, 0, 0, 0, 0, 0, 0, 0, 0)
+				start := at
+				if at == len(s2StreamID) {
+					start = 0 // the stream identifier rides with the first header
+				}
+				head = len(iov)
+				iov = append(iov, hdrs[start:at+8])
+				n, sum = 0, 0
+			}
+			k := min(len(p), s2PlainChunk-n)
+			sum = crc32.Update(sum, crcTable, p[:k])
+			iov = append(iov, p[:k])
+			n += k
+			p = p[k:]
+			if n == s2PlainChunk {
+				seal()
+				head = -1
+				if len(iov) >= maxIOV {
+					// Within what one writev takes: send what is sealed.
+					k, err := l.xl.emitv(c, iov)
+					written += k
+					clear(iov)
+					iov = iov[:0]
+					if err != nil {
+						return written, err
+					}
+				}
+			}
+		}
+	}
+	if head >= 0 {
+		seal()
+	}
+	k, err := l.xl.emitv(c, iov)
+	written += k
+	clear(iov)
+	w.s2iov = iov[:0]
+	if cap(hdrs) <= maxKeptBatch {
+		w.s2out = hdrs[:0]
+	}
+	return written, err
 }

@@ -141,3 +141,27 @@ func flip(b []byte, i int) []byte {
 	c[i] ^= 0x40
 	return c
 }
+
+// TestS2PlainManyPieces: uncompressed framing without copies, with more
+// chunks than one writev takes and pieces split across chunks.
+func TestS2PlainManyPieces(t *testing.T) {
+	c := &client{w: &worker{}}
+	below := &sink{}
+	l := &s2Layer{level: compressUncompressed, writeOn: true}
+	l.xl.down = below
+	var pieces [][]byte
+	var want []byte
+	for i := 0; i < 600; i++ {
+		p := bytes.Repeat([]byte{byte(i)}, 1+i*97%150_000)
+		pieces = append(pieces, p)
+		want = append(want, p...)
+	}
+	n, err := l.output(c, pieces)
+	if err != nil || n != len(below.got) {
+		t.Fatalf("output: %d, %v (%d bytes below)", n, err, len(below.got))
+	}
+	got, err := io.ReadAll(s2.NewReader(bytes.NewReader(below.got)))
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("%d bytes back for %d: %v", len(got), len(want), err)
+	}
+}

@@ -43,6 +43,7 @@ type worker struct {
 	one                     [1][]byte // one piece handed down a stack of transforms
 	// Scratch of compressed leaf links (s2.go).
 	s2in, s2out []byte
+	s2iov       [][]byte
 	depth       int                    // accounts crossed by the message being delivered
 	subj        [maxImportDepth][]byte // scratch for mapped subjects, one per depth
 	proto       []byte                 // scratch for protocol lines to other connections

@@ -70,6 +70,18 @@ func (l *xlink) emit(c *client, b []byte) (int, error) {
 	return c.conn.Write(b)
 }
 
+// emitv hands several pieces down at once: to the transform below, or to
+// gnet in one vectored write.
+func (l *xlink) emitv(c *client, pieces [][]byte) (int, error) {
+	if l.down != nil {
+		return l.down.output(c, pieces)
+	}
+	if len(pieces) == 1 {
+		return c.conn.Write(pieces[0])
+	}
+	return c.conn.Writev(pieces)
+}
+
 // push puts t on top of c's transforms.
 func (c *client) push(t transform) {
 	if c.tr == nil {
