@@ -392,8 +392,8 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 			p.add("leafnodes.remotes", "leafnode remote %s cannot have both credentials and an nkey seed", name)
 		}
 		for _, u := range r.URLs {
-			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" && s != "tls" {
-				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf://, nats:// or tls://)", name, u.Scheme)
+			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" && s != "tls" && s != "ws" && s != "wss" {
+				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf://, nats://, tls://, ws:// or wss://)", name, u.Scheme)
 			}
 		}
 		if r.TLS != nil {
