@@ -114,6 +114,7 @@ type client struct {
 	deferred       []byte
 	leaf           *leafLink // set for leaf links only
 	tr             transform // nil: plaintext (see write.go)
+	ws             *wsLayer  // websocket connections only (ws.go)
 	// reroute is set by an op that switched the transforms: what
 	// follows it in the same read goes to this one (leafcompress.go).
 	reroute  transform
@@ -282,6 +283,9 @@ func (c *client) processConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &o); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
+	if c.ws != nil {
+		c.ws.cookies.fill(&o)
+	}
 	// The auth deadline stays until the credentials are found good
 	// (connectAuthenticated): a check waiting behind a storm of others
 	// must still end when the client's time is up.
@@ -303,7 +307,7 @@ func (c *client) processConnect(arg []byte) error {
 	c.noResponders = o.NoResponders
 	creds := &auth.ConnectCreds{
 		User: o.User, Pass: o.Pass, Token: o.Token, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Host: c.ip(),
-		Cert: c.peerCert(),
+		Cert: c.peerCert(), Websocket: c.ws != nil,
 	}
 	c.creds = keepCreds(creds)
 	if c.srv.auth.Costly(creds) {
@@ -526,6 +530,9 @@ func (c *client) closeWith(reason closeReason, text string) error {
 	}
 	c.reason = reason
 	c.flushOut()
+	if c.ws != nil {
+		c.ws.closing(c, reason)
+	}
 	c.markClosed()
 	_ = c.conn.Close()
 	return errClose
@@ -690,6 +697,15 @@ func (c *client) String() string {
 	host := "pipe"
 	if c.raddr != nil {
 		host = c.raddr.String()
+	}
+	if c.ws != nil {
+		if c.ws.clientIP != "" {
+			host = c.ws.clientIP + "/" + host
+		}
+		if c.kind == kindLeaf {
+			return host + " - lid_ws:" + strconv.FormatUint(c.cid, 10)
+		}
+		return host + " - wid:" + strconv.FormatUint(c.cid, 10)
 	}
 	return host + " - cid:" + strconv.FormatUint(c.cid, 10)
 }

@@ -116,6 +116,12 @@ func (s *Server) compressionInfo() string {
 func (c *client) negotiateCompression(theirs string) (bool, error) {
 	l := c.leaf
 	l.compressionDone = true
+	if c.ws != nil && c.ws.compress {
+		// permessage-deflate already compresses the link: S2 is not
+		// stacked on it, as nats-server has it.
+		l.setCompression(compressOff)
+		return false, nil
+	}
 	ours := c.compressionConfig()
 	if !needsCompression(ours) {
 		if theirs == "" || ours == compressNotSupported {

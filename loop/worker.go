@@ -1,6 +1,9 @@
 package loop
 
 import (
+	"bytes"
+	"compress/flate"
+	"io"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -43,6 +46,15 @@ type worker struct {
 	one                     [1][]byte // one piece handed down a stack of transforms
 	// Scratch of compressed leaf links (s2.go).
 	s2in, s2out []byte
+	// Scratch of websocket connections (ws.go): frames assembled for a
+	// write, a deflated flush, an inflater and its output.
+	wsVec    [][]byte
+	wsOut    []byte
+	wsZ      *flate.Writer
+	wsZbuf   appendBuf
+	wsReader io.ReadCloser
+	wsSrc    *bytes.Reader
+	wsIn     []byte
 	depth       int                    // accounts crossed by the message being delivered
 	subj        [maxImportDepth][]byte // scratch for mapped subjects, one per depth
 	proto       []byte                 // scratch for protocol lines to other connections
