@@ -3,8 +3,8 @@ package loop
 import (
 	"bytes"
 	"compress/flate"
-	"io"
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,11 +55,12 @@ type worker struct {
 	wsReader io.ReadCloser
 	wsSrc    *bytes.Reader
 	wsIn     []byte
-	depth       int                    // accounts crossed by the message being delivered
-	subj        [maxImportDepth][]byte // scratch for mapped subjects, one per depth
-	proto       []byte                 // scratch for protocol lines to other connections
-	stats       workerStats
-	now         int64 // unix nanos at the start of the current event
+
+	depth int                    // accounts crossed by the message being delivered
+	subj  [maxImportDepth][]byte // scratch for mapped subjects, one per depth
+	proto []byte                 // scratch for protocol lines to other connections
+	stats workerStats
+	now   int64 // unix nanos at the start of the current event
 	// Message counters, counted plainly by the loop and published to
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64
