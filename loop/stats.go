@@ -290,6 +290,10 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 		ci.TLSPeerCerts = t.peer
 		ci.TLSFirst = t.first
 	}
+	if c.ws != nil {
+		// As nats-server's clientTypeString.
+		ci.Type = "websocket"
+	}
 	if c.kind == kindLeaf {
 		ci.Kind, ci.Type, ci.Lang = "Leafnode", "", ""
 		l := c.leaf
