@@ -162,14 +162,17 @@ func (c *client) negotiateCompression(theirs string) (bool, error) {
 		// Ours goes out in plaintext; from then on we write S2.
 		c.out = append(c.out, msg...)
 		c.flushOut()
-		c.push(layer)
+		c.pushCompression(layer)
 	} else {
 		// The hub's answer is its first compressed bytes.
-		c.push(layer)
+		c.pushCompression(layer)
 		c.out = append(c.out, msg...)
 		c.w.markDirty(c)
 	}
 	c.reroute = layer
+	if c.ws != nil {
+		c.reroute = &wsParseRest{}
+	}
 	return true, nil
 }
 

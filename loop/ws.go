@@ -754,8 +754,7 @@ func wsMaxMessage(c *client) uint64 {
 }
 
 // inflate decompresses a whole compressed message and hands it up in
-// pieces; like nats-server, a message may inflate to the max payload at
-// most.
+// pieces.
 func (l *wsLayer) inflate(c *client) error {
 	w := c.w
 	l.cbuf = append(l.cbuf, wsTrailer...)
@@ -769,10 +768,11 @@ func (l *wsLayer) inflate(c *client) error {
 	if w.wsIn == nil {
 		w.wsIn = make([]byte, 32<<10)
 	}
-	limit := int(c.p.MaxPayload)
-	if limit == 0 {
-		limit = int(c.srv.opts.MaxPayload)
-	}
+	// nats-server refuses a message that inflates past the max payload,
+	// but its own writer does not keep to that (it compresses whatever is
+	// pending): the bound here is the one on the compressed size, and an
+	// op too large is the parser's to refuse.
+	limit := int(wsMaxMessage(c))
 	total := 0
 	var err error
 	for !c.closed.Load() {
@@ -868,10 +868,48 @@ func (l *wsLayer) output(c *client, pieces [][]byte) (int, error) {
 	return k, err
 }
 
-// outputDeflated compresses a flush into one message (no context kept
-// between messages, as both sides agreed), in one frame or, for most
-// browsers, in frames of 4 KiB of which the first carries RSV1.
+// outputDeflated compresses a flush into messages (no context kept
+// between them, as both sides agreed) of at most wsDeflateChunk bytes of
+// plaintext each: a reader bounds what one message may inflate to
+// (nats-server: the max payload). Each message is one frame or, for most
+// browsers, frames of 4 KiB of which the first carries RSV1.
 func (l *wsLayer) outputDeflated(c *client, pieces [][]byte) (int, error) {
+	w := c.w
+	out := w.wsOut[:0]
+	chunk := w.wsVec[:0]
+	size := 0
+	for _, p := range pieces {
+		for len(p) > 0 {
+			k := min(len(p), wsDeflateChunk-size)
+			chunk = append(chunk, p[:k])
+			size += k
+			p = p[k:]
+			if size == wsDeflateChunk {
+				out = l.deflate(c, out, chunk)
+				chunk, size = chunk[:0], 0
+			}
+		}
+	}
+	if size > 0 {
+		out = l.deflate(c, out, chunk)
+	}
+	clear(chunk)
+	w.wsVec = chunk[:0]
+	k, err := l.xl.emit(c, out)
+	if cap(out) <= maxKeptBatch {
+		w.wsOut = out[:0]
+	}
+	if cap(w.wsZbuf.b) > maxKeptBatch {
+		w.wsZbuf.b = nil
+	}
+	return k, err
+}
+
+// wsDeflateChunk is the most plaintext one compressed message carries.
+const wsDeflateChunk = 512 << 10
+
+// deflate appends one compressed message holding pieces to out.
+func (l *wsLayer) deflate(c *client, out []byte, pieces [][]byte) []byte {
 	w := c.w
 	buf := &w.wsZbuf
 	buf.b = buf.b[:0]
@@ -883,15 +921,12 @@ func (l *wsLayer) outputDeflated(c *client, pieces [][]byte) (int, error) {
 	for _, p := range pieces {
 		_, _ = w.wsZ.Write(p)
 	}
-	if err := w.wsZ.Flush(); err != nil {
-		return 0, err
-	}
+	_ = w.wsZ.Flush()
 	z := buf.b[:len(buf.b)-4]
 	frame := len(z)
 	if l.browser && !l.noCompFrag {
 		frame = wsBrowserFrame
 	}
-	out := w.wsOut[:0]
 	first := true
 	for len(z) > 0 {
 		size := min(len(z), frame)
@@ -911,14 +946,7 @@ func (l *wsLayer) outputDeflated(c *client, pieces [][]byte) (int, error) {
 		z = z[size:]
 		first = false
 	}
-	k, err := l.xl.emit(c, out)
-	if cap(out) <= maxKeptBatch {
-		w.wsOut = out[:0]
-	}
-	if cap(buf.b) > maxKeptBatch {
-		buf.b = nil
-	}
-	return k, err
+	return out
 }
 
 // emitv hands frames to the transform below, or to gnet with one writev.

@@ -257,3 +257,34 @@ func (l *wsLayer) clientFailed(c *client, why string) {
 	c.srv.log.Errorf("%s - Error soliciting websocket connection: %s", c, why)
 	c.closeWith(reasonReadError, "")
 }
+
+// pushCompression adds a link's S2 layer: on top, or under the websocket
+// framing, where nats-server puts it (it compresses the frames and reads
+// them from an S2 reader on the socket).
+func (c *client) pushCompression(t transform) {
+	u := c.ws
+	if u == nil {
+		c.push(t)
+		return
+	}
+	ul, tl := u.link(), t.link()
+	tl.down, tl.up = ul.down, u
+	if ul.down != nil {
+		ul.down.link().up = t
+	} else {
+		c.tr = t
+	}
+	ul.down = t
+}
+
+// wsParseRest is the reroute of a websocket link that turned S2 on: what
+// followed the INFO in its frame is still plain, as is the rest of that
+// read (ws.frames goes on with it); the S2 layer reads from the next one,
+// as nats-server switches its reader only then.
+type wsParseRest struct{ xl xlink }
+
+func (r *wsParseRest) input(c *client, raw []byte)               { c.consume(raw) }
+func (r *wsParseRest) output(c *client, p [][]byte) (int, error) { return 0, nil }
+func (r *wsParseRest) holding() bool                             { return false }
+func (r *wsParseRest) release()                                  {}
+func (r *wsParseRest) link() *xlink                              { return &r.xl }
