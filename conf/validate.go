@@ -391,6 +391,15 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 		if r.Credentials != "" && r.Seed != "" {
 			p.add("leafnodes.remotes", "leafnode remote %s cannot have both credentials and an nkey seed", name)
 		}
+		ws := 0
+		for _, u := range r.URLs {
+			if s := strings.ToLower(u.Scheme); s == "ws" || s == "wss" {
+				ws++
+			}
+		}
+		if ws > 0 && ws < len(r.URLs) {
+			p.add("leafnodes.remotes", "remote leaf node configuration cannot have a mix of websocket and non-websocket urls: %s", name)
+		}
 		for _, u := range r.URLs {
 			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" && s != "tls" && s != "ws" && s != "wss" {
 				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf://, nats://, tls://, ws:// or wss://)", name, u.Scheme)

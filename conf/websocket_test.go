@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,5 +66,13 @@ websocket { port: -1, no_tls: true, no_auth_user: nobody }
 `), "x.conf")
 	if err == nil {
 		t.Fatal("no error for an unknown websocket no_auth_user")
+	}
+}
+
+// TestWebsocketRemoteMix: one remote cannot mix websocket and other URLs.
+func TestWebsocketRemoteMix(t *testing.T) {
+	_, _, err := Parse([]byte(`leafnodes { remotes: [ { urls: ["ws://a:80", "nats-leaf://b:7422"] } ] }`), "x.conf")
+	if err == nil || !strings.Contains(err.Error(), "cannot have a mix of websocket and non-websocket urls") {
+		t.Fatalf("err = %v", err)
 	}
 }
