@@ -2,13 +2,13 @@ package loop
 
 import (
 	"bytes"
-	"compress/flate"
 	"context"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/panjf2000/gnet/v2"
 )
 

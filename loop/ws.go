@@ -3,7 +3,6 @@ package loop
 import (
 	"bufio"
 	"bytes"
-	"compress/flate"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
@@ -17,6 +16,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/klauspost/compress/flate"
 )
 
 // Websocket (RFC 6455, with RFC 7692's permessage-deflate) is one more
@@ -773,7 +774,7 @@ func (l *wsLayer) inflate(c *client) error {
 	// pending): the bound here is the one on the compressed size, and an
 	// op too large is the parser's to refuse.
 	limit := int(wsMaxMessage(c))
-	total := 0
+	total, sinceFlush := 0, 0
 	var err error
 	for !c.closed.Load() {
 		var n int
@@ -785,6 +786,14 @@ func (l *wsLayer) inflate(c *client) error {
 				break
 			}
 			l.xl.pass(c, w.wsIn[:n])
+			// A message may inflate to megabytes of messages: write what
+			// each read's worth caused before going on, as if it had come
+			// in reads of its own (as s2.go does), so receivers' buffers
+			// stay the size the plaintext path gives them.
+			if sinceFlush += n; sinceFlush >= readBufferCap {
+				sinceFlush = 0
+				w.flush()
+			}
 		}
 		if err != nil {
 			break
