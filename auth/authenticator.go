@@ -124,7 +124,7 @@ func New(opts *conf.Options) (*Authenticator, error) {
 		if errors.Is(err, ErrConfig) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, &chain{ErrConfig, err}
 	}
 	a.setupWebsocket(opts)
 	a.needNonce = a.operator || len(a.nkeys) > 0
@@ -500,12 +500,12 @@ func (a *Authenticator) LookupAccount(name string) (*AccountInfo, bool) {
 
 // fail wraps a cause into an authorization failure.
 func fail(cause error) error {
-	return fmt.Errorf("%w: %w", ErrAuthorization, cause)
+	return &chain{ErrAuthorization, cause}
 }
 
 // failf is fail with a formatted reason, which may itself wrap (%w).
 func failf(format string, args ...any) error {
-	return fmt.Errorf("%w: %w", ErrAuthorization, fmt.Errorf(format, args...))
+	return &chain{ErrAuthorization, fmt.Errorf(format, args...)}
 }
 
 // Authenticate authenticates a client connection from its CONNECT, given

@@ -3,6 +3,7 @@ package auth
 import (
 	"errors"
 	"strconv"
+	"strings"
 )
 
 // Sentinel errors. Authentication failures always wrap ErrAuthorization
@@ -128,3 +129,18 @@ func AppendReplyViolation(dst, reply []byte) []byte {
 func appendQuoted(dst, b []byte) []byte {
 	return strconv.AppendQuote(dst, bytesToString(b))
 }
+
+// chain is an error of this package wrapping a cause, which may be another
+// of its sentinels. It reads "auth: outer: cause" with the package named
+// once, where fmt.Errorf("%w: %w") would repeat the prefix of every
+// sentinel in the chain.
+type chain struct {
+	outer, cause error
+}
+
+func (e *chain) Error() string {
+	return e.outer.Error() + ": " + strings.TrimPrefix(e.cause.Error(), "auth: ")
+}
+
+// Unwrap lets errors.Is and errors.As find both.
+func (e *chain) Unwrap() []error { return []error{e.outer, e.cause} }

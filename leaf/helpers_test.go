@@ -248,6 +248,9 @@ func (l *logSink) wait(t testing.TB, s string, timeout time.Duration) string {
 		select {
 		case <-ch:
 		case <-deadline.C:
+			l.mu.Lock()
+			t.Logf("%s log:\n%s", l.prefix, strings.Join(l.lines, "\n"))
+			l.mu.Unlock()
 			t.Fatalf("%s log: no line with %q after %v", l.prefix, s, timeout)
 		}
 	}

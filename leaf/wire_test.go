@@ -182,7 +182,7 @@ func TestLeafDuplicate(t *testing.T) {
 					r1.send("CONNECT " + twin + "\r\n")
 					r2.send("CONNECT " + twin + "\r\n")
 					// Both links were made; one replaced the other.
-					hub.Log().waitCount(t, "Leafnode connection created", 2*(i+1)+2, 5*time.Second)
+					hub.Log().waitCount(t, "Replacing connection from same server", i+2, 5*time.Second)
 					waitLinks(t, hub, 1)
 					r1.conn.Close()
 					r2.conn.Close()

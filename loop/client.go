@@ -698,16 +698,22 @@ func (c *client) String() string {
 	if c.raddr != nil {
 		host = c.raddr.String()
 	}
+	// nats-server names a leaf link lid:, so that its lines can be told
+	// from a client's; over websocket, lid_ws: and wid:.
+	id := " - cid:"
+	if c.kind == kindLeaf {
+		id = " - lid:"
+	}
 	if c.ws != nil {
 		if c.ws.clientIP != "" {
 			host = c.ws.clientIP + "/" + host
 		}
+		id = " - wid:"
 		if c.kind == kindLeaf {
-			return host + " - lid_ws:" + strconv.FormatUint(c.cid, 10)
+			id = " - lid_ws:"
 		}
-		return host + " - wid:" + strconv.FormatUint(c.cid, 10)
 	}
-	return host + " - cid:" + strconv.FormatUint(c.cid, 10)
+	return host + id + strconv.FormatUint(c.cid, 10)
 }
 
 // checkTimers runs on the loop from the tick task.

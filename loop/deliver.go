@@ -16,8 +16,16 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	r := acc.caches[w.id].Match(subject)
 	var origin string
 	fromLeaf := src.kind == kindLeaf
+	// Clients see a JetStream delivery from a link under the subject
+	// encoded in its reply; links get the message as it came.
+	csubj, creply := subject, reply
 	if fromLeaf {
 		origin = src.leaf.cluster
+		if leaf.IsJSAck(reply) {
+			if ds, dr, ok := leaf.SplitJSAck(reply); ok {
+				csubj, creply = ds, dr
+			}
+		}
 	}
 	// A delivery across an import nests: it keeps the outer message's leaf
 	// targets below base.
@@ -40,7 +48,7 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 		if dc == src && !src.echo {
 			continue
 		}
-		if w.deliverTo(sub, subject, reply, hdr, msg) {
+		if w.deliverTo(sub, csubj, creply, hdr, msg) {
 			n++
 		}
 	}
@@ -49,7 +57,7 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 		if fromLeaf && !listed(queues, g.Name) {
 			continue
 		}
-		sub := pickQueue(src, origin, subject, g.Members)
+		sub := pickQueue(src, origin, csubj, g.Members)
 		if sub == nil {
 			continue
 		}
@@ -57,7 +65,7 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 			w.addLeafTarget(base, sub.c, g.Name)
 			continue
 		}
-		if w.deliverTo(sub, subject, reply, hdr, msg) {
+		if w.deliverTo(sub, csubj, creply, hdr, msg) {
 			n++
 		}
 	}

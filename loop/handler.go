@@ -151,7 +151,10 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 			c.reason = reasonReadError
 		}
 	}
-	h.srv.log.Debugf("%s - Client connection closed: %s", c, c.reason)
+	if c.kind == kindClient {
+		// A leaf link's close was logged by closeLeaf, as a notice.
+		h.srv.log.Debugf("%s - Client connection closed: %s", c, c.reason)
+	}
 	return gnet.None
 }
 

@@ -73,7 +73,7 @@ type leafLink struct {
 	// compression is the outcome, read by /leafz (leafcompress.go).
 	compressionDone bool
 	compression     atomic.Pointer[string]
-	maxSubsLogged bool // the first LS+ over max_subscriptions was logged
+	maxSubsLogged   bool // the first LS+ over max_subscriptions was logged
 
 	// closing is set, from any loop, once the link is to be closed (a
 	// newer link from the same leaf replaced it): what it still sends is
@@ -167,6 +167,9 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 		c.leaf.perms.Store(auth.SpokePermissions(nil, nil, r.Config().DenyImports, r.Config().DenyExports).
 			WithDeny(auth.JetStreamDenies(), auth.JetStreamDenies()))
 		c.authDeadline = c.w.now + int64(r.Config().FirstInfoTimeout)
+		// The trailing space is nats-server's, whose line ends with the
+		// peer's name, not known yet.
+		s.log.Noticef("%s - Leafnode connection created for account: %s ", c, r.Account())
 		if u := r.URL(); u != nil && isWebsocketURL(u.Scheme) {
 			return c.dialWebsocket(r)
 		}
@@ -176,6 +179,7 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 		}
 		return nil
 	}
+	s.log.Noticef("%s - Leafnode connection created ", c)
 	c.p.NeedConnect = true
 	if needsCompression(c.compressionConfig()) {
 		// The leaf may send an INFO to negotiate compression before its
@@ -355,26 +359,31 @@ func (c *client) leafConnect(arg []byte) error {
 		// stall every connection of this loop, so an auth worker checks
 		// them and the CONNECT is finished back here.
 		c.checkOffLoop(creds, true, func(id *auth.Identity, err error) {
-			if c.leafAuthenticated(&lc, id, err) == nil {
+			if c.leafAuthenticated(&lc, creds, id, err) == nil {
 				c.resume()
 			}
 		})
 		return parser.ErrStop
 	}
 	id, err := s.auth.AuthenticateLeaf(creds, c.nonce)
-	return c.leafAuthenticated(&lc, id, err)
+	return c.leafAuthenticated(&lc, creds, id, err)
 }
 
 // leafAuthenticated finishes a leaf's first CONNECT once its credentials
 // have been checked: the link joins its account.
-func (c *client) leafAuthenticated(lc *leaf.Connect, id *auth.Identity, err error) error {
+func (c *client) leafAuthenticated(lc *leaf.Connect, creds *auth.ConnectCreds, id *auth.Identity, err error) error {
 	s := c.srv
 	if c.closed.Load() {
 		// Closed while its credentials were checked: it must not join.
 		return errClose
 	}
 	if err != nil {
-		s.log.Errorf("%s - Leafnode Authorization Error - %v", c, err)
+		if who := creds.LogName(); who != "" {
+			s.log.Errorf("%s - authentication error - %s", c, who)
+		} else {
+			s.log.Errorf("%s - authentication error", c)
+		}
+		s.log.Debugf("%s - Leafnode authentication failed: %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
 	}
 	acc := s.lookupAccount(id.Account)
@@ -528,7 +537,9 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 // our CONNECT goes.
 func (c *client) leafCompressOrConnect(inf *leaf.Info) error {
 	if !c.leaf.compressionDone {
-		if err := c.compressionStep(inf.Compression); err != nil || c.leaf.compressionDone && c.reroute != nil {
+		// parser.ErrStop when compression is now on: the hub's next INFO
+		// brings us back.
+		if err := c.compressionStep(inf.Compression); err != nil {
 			return err
 		}
 	}
@@ -669,15 +680,13 @@ func (c *client) leafEstablish() {
 	acc.leafs = append(acc.leafs, c)
 	acc.mu.Unlock()
 	if old != nil {
-		s.log.Warnf("%s - Replacing duplicate remote leafnode connection %s", c, old)
+		s.log.Warnf("%s - Replacing connection from same server", c)
+		s.log.Debugf("%s - Replacing %s", c, old)
 		old.closeFromAnyLoop(reasonProtocol, errLeafDuplicate)
 	}
 	c.w.markDirty(c)
 	if r := l.remote; r != nil {
 		r.Established()
-		s.log.Noticef("Connected leafnode to %q", r.HostName())
-	} else {
-		s.log.Noticef("%s - Leafnode connection created for account: %s", c, acc.name)
 	}
 }
 
@@ -945,7 +954,9 @@ func (c *client) leafTimeout() {
 	l := c.leaf
 	switch {
 	case l.remote == nil:
-		c.srv.log.Errorf("%s - Leafnode Authentication Timeout", c)
+		// A debug line, as nats-server has it: the close that follows
+		// is the notice.
+		c.srv.log.Debugf("%s - Authentication Timeout", c)
 		c.closeWith(reasonAuthTimeout, errAuthTimeout)
 	case l.hubInfo == nil:
 		c.srv.log.Errorf("%s - Leafnode did not receive INFO from %q in time", c, l.remote.URL().Host)
@@ -970,12 +981,12 @@ func (c *client) closeLeaf() {
 		}
 		acc.mu.Unlock()
 	}
-	if l.established {
-		if r := l.remote; r != nil {
-			c.srv.log.Noticef("%s - Leafnode connection to %q closed: %s", c, r.HostName(), c.reason)
-		} else {
-			c.srv.log.Noticef("%s - Leafnode connection closed: %s - Account: %s", c, c.reason, c.acc.name)
-		}
+	// Every link's end is a notice, as nats-server has it, naming the
+	// peer once it has said who it is.
+	if l.name != "" {
+		c.srv.log.Noticef("%s - Leafnode connection closed: %s - Remote: %s", c, c.reason, l.name)
+	} else {
+		c.srv.log.Noticef("%s - Leafnode connection closed: %s", c, c.reason)
 	}
 	if r := l.remote; r != nil {
 		r.Closed()

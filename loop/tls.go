@@ -391,9 +391,15 @@ func (t *tlsTransport) output(c *client, pieces [][]byte) (int, error) {
 	}
 	for _, p := range pieces {
 		for len(p) > 0 && err == nil {
-			if len(plain) == 0 && len(p) >= tlsChunk {
-				// Whole records straight from the piece, no copy.
-				k := len(p) - len(p)%tlsRecord
+			if len(plain) == 0 && (len(pieces) == 1 || len(p) >= tlsChunk) {
+				// Straight from the piece, without gathering it first: a
+				// lone piece (the connection's own output), or whole
+				// records of a large one. At most tlsFlushAt at a time,
+				// so the records gathered stay bounded.
+				k := min(len(p), tlsFlushAt)
+				if k < len(p) || len(pieces) > 1 {
+					k -= k % tlsRecord
+				}
 				_, err = t.conn.Write(p[:k])
 				p = p[k:]
 				send()

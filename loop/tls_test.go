@@ -5,6 +5,8 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
+	"sync/atomic"
 
 	"net"
 	"net/url"
@@ -370,4 +372,82 @@ func leafBothWays(t *testing.T, hubURL, leafURL string) {
 			t.Fatalf("message %d: %d bytes differ", i, len(m.Data))
 		}
 	}
+}
+
+// TestTLSSlowConsumer: back-pressure with TLS counts what gnet and the
+// kernel hold for the socket, as with plaintext. A TLS subscriber that
+// never reads is closed as a slow consumer once that passes max_pending;
+// a TLS subscriber that reads gets every message and the publisher is
+// never dropped.
+func TestTLSSlowConsumer(t *testing.T) {
+	cs := testcert.New(t, t.TempDir())
+	s := natstest.StartCanopy(t, fmt.Sprintf("max_pending: 4MB\ntls { cert_file: %q, key_file: %q }", cs.Server.CertFile, cs.Server.KeyFile))
+	addr := s.ClientAddr().String()
+	ca := nats.RootCAs(cs.CA.CertFile)
+
+	// The slow one: TLS by hand, a SUB, then never a read.
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := readLine(nc); err != nil {
+		t.Fatal(err)
+	}
+	tc := tls.Client(nc, &tls.Config{RootCAs: cs.Pool(), ServerName: "127.0.0.1"})
+	if _, err := io.WriteString(tc, "CONNECT {\"verbose\":false}\r\nSUB flood 1\r\nPING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if line, err := readLine(tc); err != nil || line != "PONG" {
+		t.Fatalf("slow subscriber: %q %v", line, err)
+	}
+
+	fc := tlsConnect(t, addr, ca)
+	var got atomic.Int64
+	fast, err := fc.Subscribe("flood", func(*nats.Msg) { got.Add(1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast.SetPendingLimits(-1, -1)
+	flush(t, fc)
+	var dropped atomic.Bool
+	pc := tlsConnect(t, addr, ca, nats.DisconnectErrHandler(func(*nats.Conn, error) { dropped.Store(true) }))
+	const size, msgs = 16 << 10, 4096 // 64 MiB
+	payload := make([]byte, size)
+	for i := 0; i < msgs; i++ {
+		if err := pc.Publish("flood", payload); err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+	}
+	flush(t, pc)
+	natstest.WaitFor(t, 30*time.Second, "the reading subscriber to get every message", func() bool { return got.Load() == msgs })
+	if dropped.Load() {
+		t.Fatal("the publisher was disconnected")
+	}
+	if n := s.Stats().SlowConsumers; n != 1 {
+		t.Fatalf("%d slow consumers, want the one that never read", n)
+	}
+	// The slow one finds its connection closed once it reads what the
+	// kernel still held for it, most likely in the middle of a record.
+	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.Copy(io.Discard, tc); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
+		t.Fatalf("slow subscriber: %v", err)
+	}
+}
+
+// readLine reads one CRLF line from r a byte at a time (so nothing after
+// it is consumed) and returns it without the CRLF.
+func readLine(r io.Reader) (string, error) {
+	var b []byte
+	one := make([]byte, 1)
+	for len(b) < 64<<10 {
+		if _, err := r.Read(one); err != nil {
+			return string(b), err
+		}
+		b = append(b, one[0])
+		if n := len(b); n >= 2 && b[n-2] == '\r' && b[n-1] == '\n' {
+			return string(b[:n-2]), nil
+		}
+	}
+	return string(b), errors.New("line too long")
 }
