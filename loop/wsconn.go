@@ -78,14 +78,16 @@ func (s *Server) openWebsocket(c *client) []byte {
 	if timeout <= 0 {
 		timeout = s.opts.Authorization.Timeout
 	}
-	c.authDeadline = c.w.now + int64(timeout)
 	if cfg := s.tls.ws.Load(); cfg != nil {
 		t := conf.DefaultTLSTimeout
 		if o.TLS != nil && o.TLS.Timeout > 0 {
 			t = o.TLS.Timeout
 		}
+		// The TLS handshake has its own budget, before the upgrade's.
+		timeout += t
 		c.newTLS(cfg, true, t, tlsHandshaking)
 	}
+	c.authDeadline = c.w.now + int64(timeout)
 	c.push(l)
 	l.up = func() { s.wsUpgraded(c, l) }
 	return nil
