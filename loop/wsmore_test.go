@@ -121,3 +121,20 @@ websocket { listen: "127.0.0.1:-1", no_tls: true }
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestWebsocketHeaders: the block's headers go out with the 101; an
+// upgrade to /leafnode on a server without leafnodes is closed.
+func TestWebsocketHeaders(t *testing.T) {
+	cfg := strings.Replace(wsPlain, "no_tls: true", "no_tls: true, headers { X-Canopy-Test: \"yes\" }", 1)
+	wsServers(t, cfg, func(t *testing.T, ws, _ string) {
+		_, resp := wsDialRaw(t, ws, wsUpgradeRequest("/"))
+		if resp.StatusCode != 101 || resp.Header.Get("X-Canopy-Test") != "yes" {
+			t.Fatalf("%s %v", resp.Status, resp.Header)
+		}
+		c := dialRawNoInfo(t, ws)
+		c.send(wsUpgradeRequest("/leafnode"))
+		if got := c.closed(); strings.Contains(got, "INFO") {
+			t.Fatalf("leaf upgrade without leafnodes got %q", got)
+		}
+	})
+}
