@@ -5,7 +5,9 @@
 # builds canopy-bench, and runs the suite: A = nats-server (the baseline),
 # B = Canopy (bin/canopy), every case in alternation A B A B ..., printing
 # medians and Canopy/nats-server ratios. The JSON report goes to
-# .cache/bench-compare.json.
+# .cache/bench-compare.json, and beside it .cache/bench-compare.html: one
+# self-contained page of charts. The idle-connection case also runs at 1,000
+# and 5,000 connections, for the page's curve of memory per connection.
 #
 # Environment:
 #   CANOPY           server B's command (default: bin/canopy). Until Canopy
@@ -13,7 +15,8 @@
 #                    against itself, which shows the noise of this machine.
 #   NATS_SERVER_VERSION  default v2.15.2
 # Arguments are passed to `canopy-bench suite`, e.g. --quick, --pairs 5,
-# --conns 100000, --only pubsub-16,reqrep, --dir .cache/suite.
+# --conns 100000, --only pubsub-16,reqrep, --dir .cache/suite,
+# --conn-curve 19800 (added to 1000,5000).
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,4 +50,5 @@ exec "$cache/canopy-bench" suite \
 	--a "$nats_server" --a-name "nats-server-$version" \
 	--b "$canopy" --b-name "$b_name" \
 	--json-file "$root/.cache/bench-compare.json" \
+	--conn-curve 1000,5000 \
 	"$@"

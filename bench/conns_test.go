@@ -83,7 +83,7 @@ func TestRaiseNoFile(t *testing.T) {
 }
 
 func TestSourceIPsForManyConnections(t *testing.T) {
-	perIP := ephemeralPorts() * 3 / 4
+	perIP := ephemeralPorts() / 8
 	if got := sourceIPs(0, perIP, "127.0.0.1"); got != nil {
 		t.Errorf("%d connections fit one address, got %v", perIP, got)
 	}
@@ -92,7 +92,33 @@ func TestSourceIPsForManyConnections(t *testing.T) {
 	if len(got) != want || !got[0].Equal(net.IPv4(127, 0, 0, 1)) || !got[len(got)-1].Equal(net.IPv4(127, 0, 0, byte(want))) {
 		t.Errorf("100,000 connections: got %v, want 127.0.0.1..%d", got, want)
 	}
+	// A million connections take every address, about 4,000 each: each
+	// within the half of the range that connect() is given first.
+	if got := sourceIPs(0, 1_000_000, "127.0.0.1"); len(got) != 254 || 1_000_000/254 > ephemeralPorts()/2 {
+		t.Errorf("a million connections: %d addresses", len(got))
+	}
 	if got := sourceIPs(0, 100_000, "nats.example.com"); got != nil {
 		t.Errorf("a server by name is not spread over loopback sources, got %v", got)
+	}
+}
+
+func TestConnsPingSample(t *testing.T) {
+	s := runServer(t, nil)
+	o := Options{Scenario: Conns, URL: s.ClientURL(), Conns: 50, PingSample: 20, Timeout: 5 * time.Second}
+	res := mustRun(t, o)
+	l := res.Latency
+	if l == nil || l.Count != 20 {
+		t.Fatalf("latency of the sample: %+v", l)
+	}
+	if l.P50 <= 0 || l.P99 < l.P50 || l.Max < l.P99 || len(l.Percentiles) == 0 {
+		t.Fatalf("latency figures out of order: %+v", l)
+	}
+	if _, ok := res.Metric(MetricP99); !ok {
+		t.Fatal("no p99 metric for the PING sample")
+	}
+
+	o.PingSample = -1
+	if res := mustRun(t, o); res.Latency != nil {
+		t.Fatalf("a negative sample still timed PINGs: %+v", res.Latency)
 	}
 }

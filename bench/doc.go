@@ -7,7 +7,18 @@
 // alternation; RunSuite starts two server programs itself and runs every case
 // of the comparison the project tracks (the body of `make bench-compare`).
 // WriteTable, WriteJSON and WriteCSV (and their Comparison and Suite
-// counterparts) print the outcomes.
+// counterparts) print the outcomes; WriteSuiteHTML and WriteResultsHTML draw
+// them as one self-contained HTML page of charts (gonum.org/v1/plot, PNGs
+// embedded as data: URLs).
+//
+// # Connection scale
+//
+// Conns opens its idle connections from as many loopback source addresses
+// as keep each within an eighth of the ephemeral port range, raises its own
+// RLIMIT_NOFILE as far as the process may, reads the server's memory once
+// they have sat idle for three seconds, then times one PING/PONG at a time
+// on a random sample of them. The suite's --conn-curve runs it at several
+// counts, for memory, opening rate and PING latency against the count.
 //
 // # Integrity
 //

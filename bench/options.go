@@ -154,6 +154,11 @@ type Options struct {
 	SourceIPs int
 	// Dialers is how many connections are opened at once; default 64.
 	Dialers int
+	// PingSample is how many of the idle connections, picked at random,
+	// each time one PING/PONG round trip once the server's memory has been
+	// read; default 1,000 (all of them when there are fewer), negative for
+	// none.
+	PingSample int
 
 	// Progress, when set, receives a progress bar while the run goes.
 	Progress io.Writer
@@ -187,6 +192,7 @@ const (
 	defaultTimeout = 10 * time.Second
 	defaultConns   = 1000
 	defaultDialers = 64
+	defaultPings   = 1000
 )
 
 // normalize applies every default and rejects what cannot run. It is the only
@@ -280,6 +286,14 @@ func (o *Options) normalize() error {
 	}
 	if o.Dialers == 0 {
 		o.Dialers = defaultDialers
+	}
+	switch {
+	case o.PingSample == 0:
+		o.PingSample = min(defaultPings, o.Conns)
+	case o.PingSample < 0:
+		o.PingSample = 0
+	default:
+		o.PingSample = min(o.PingSample, o.Conns)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -141,16 +142,7 @@ func runReqRep(ctx context.Context, o *Options, res *Result) error {
 	res.PubMsgsPerSec = float64(res.Sent) / secs
 	res.MsgsPerSec = float64(res.Received) / secs
 	res.MBPerSec = res.MsgsPerSec * float64(o.Size) / 1e6
-	us := func(v int64) float64 { return float64(v) / 1e3 }
-	res.Latency = &Latency{
-		Count: hist.TotalCount(),
-		Mean:  hist.Mean() / 1e3,
-		P50:   us(hist.ValueAtQuantile(50)),
-		P90:   us(hist.ValueAtQuantile(90)),
-		P99:   us(hist.ValueAtQuantile(99)),
-		P999:  us(hist.ValueAtQuantile(99.9)),
-		Max:   us(hist.Max()),
-	}
+	res.Latency = latencyOf(hist)
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -258,4 +250,38 @@ func (r *requester) loop(ctx context.Context, o *Options, count int64, deadline 
 		_ = r.hist.RecordValue(max(int64(d), latencyMin))
 	}
 	return nil
+}
+
+// latencyOf summarises a histogram of round trips in nanoseconds, with the
+// percentile curve the HTML report draws.
+func latencyOf(hist *hdrhistogram.Histogram) *Latency {
+	us := func(v int64) float64 { return float64(v) / 1e3 }
+	l := &Latency{
+		Count: hist.TotalCount(),
+		Mean:  hist.Mean() / 1e3,
+		P50:   us(hist.ValueAtQuantile(50)),
+		P90:   us(hist.ValueAtQuantile(90)),
+		P99:   us(hist.ValueAtQuantile(99)),
+		P999:  us(hist.ValueAtQuantile(99.9)),
+		Max:   us(hist.Max()),
+	}
+	for _, q := range curveQuantiles() {
+		l.Percentiles = append(l.Percentiles, Percentile{Q: q, Us: us(hist.ValueAtQuantile(q))})
+	}
+	return l
+}
+
+// curveQuantiles are the percentiles a latency curve is drawn through: every
+// two steps halve the distance to 100, as in HdrHistogram's own percentile
+// output, so that the tail gets as many points as the body. They stop at
+// 99.999; the maximum is Latency.Max.
+func curveQuantiles() []float64 {
+	var qs []float64
+	for k := 0; ; k++ {
+		q := 100 * (1 - math.Pow(2, -float64(k)/2))
+		if q > 99.999 {
+			return append(qs, 99.999)
+		}
+		qs = append(qs, q)
+	}
 }

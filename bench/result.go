@@ -60,7 +60,9 @@ type Result struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
-// Latency is the request/reply round-trip distribution, in microseconds.
+// Latency is a round-trip distribution, in microseconds: request to reply
+// for ReqRep, PING to PONG on a random sample of the idle connections for
+// Conns.
 type Latency struct {
 	Count int64   `json:"count"`
 	Mean  float64 `json:"mean_us"`
@@ -69,6 +71,16 @@ type Latency struct {
 	P99   float64 `json:"p99_us"`
 	P999  float64 `json:"p99_9_us"`
 	Max   float64 `json:"max_us"`
+	// Percentiles is the curve through the HdrHistogram, from 0 to 99.999,
+	// that the HTML report draws.
+	Percentiles []Percentile `json:"percentiles,omitempty"`
+}
+
+// Percentile is one point of a latency curve: Q percent of the round trips
+// took at most Us microseconds.
+type Percentile struct {
+	Q  float64 `json:"q"`
+	Us float64 `json:"us"`
 }
 
 // ConnsResult is what the idle-connection scenario measured.
@@ -85,9 +97,9 @@ type ConnsResult struct {
 	HeldSeconds float64 `json:"held_seconds"`
 	Alive       int     `json:"alive"`
 	// Server memory, when the server's pid was given (bytes).
-	ServerPID       int     `json:"server_pid,omitempty"`
-	ServerRSSBefore int64   `json:"server_rss_before,omitempty"`
-	ServerRSSAfter  int64   `json:"server_rss_after,omitempty"`
+	ServerPID       int   `json:"server_pid,omitempty"`
+	ServerRSSBefore int64 `json:"server_rss_before,omitempty"`
+	ServerRSSAfter  int64 `json:"server_rss_after,omitempty"`
 	// BytesPerConn is measured once the connections have been idle for
 	// connsSettle, which is what a server holding them costs;
 	// BytesPerConnAtOpen right after the last one got its PONG, which
@@ -145,6 +157,9 @@ func (r *Result) Metrics() []Metric {
 			ms = append(ms, Metric{MetricConnMem, "B", c.BytesPerConn, false})
 		}
 		ms = append(ms, Metric{MetricConnRate, "conns/s", r.MsgsPerSec, true})
+		if l := r.Latency; l != nil {
+			ms = append(ms, Metric{MetricP50, "us", l.P50, false}, Metric{MetricP99, "us", l.P99, false})
+		}
 		if r.ServerCPU > 0 {
 			ms = append(ms, Metric{MetricCPU, "ns/conn", r.ServerCPU, false})
 		}

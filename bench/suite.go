@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -31,6 +32,10 @@ type SuiteOptions struct {
 	// Conns is the number of idle connections of the conns and tls-conns
 	// cases; default 10,000 (2,000 with Quick).
 	Conns int
+	// ConnCurve lists more idle-connection counts at which the conns case
+	// also runs, Pairs pairs each, for the report's chart of memory per
+	// connection against the count; the case's rows stay those at Conns.
+	ConnCurve []int
 	// Only, when not empty, limits the run to these case keys (see Cases).
 	Only []string
 	// Dir holds the servers' config files and logs, and in its tls folder
@@ -74,6 +79,15 @@ func (o *SuiteOptions) normalize() error {
 			o.Conns = 2_000
 		}
 	}
+	for _, n := range o.ConnCurve {
+		if n <= 0 {
+			return fmt.Errorf("%w: connection counts of the curve must be positive, got %d", ErrOptions, n)
+		}
+	}
+	// A count given twice (bench-compare.sh's and the user's) runs once.
+	o.ConnCurve = slices.Clone(o.ConnCurve)
+	slices.Sort(o.ConnCurve)
+	o.ConnCurve = slices.Compact(o.ConnCurve)
 	for _, k := range o.Only {
 		if _, ok := findCase(k); !ok {
 			return fmt.Errorf("%w: unknown suite case %q (known: %s)", ErrOptions, k, strings.Join(CaseKeys(), ", "))
@@ -257,10 +271,23 @@ type SuiteReport struct {
 	Quick   bool       `json:"quick"`
 	Scale   float64    `json:"scale"`
 	Rows    []SuiteRow `json:"rows"`
+	// Runs is every run's whole result, in the order they ran, for the
+	// charts of the HTML report (latency curves, the connection curve).
+	Runs    []SuiteRun `json:"runs,omitempty"`
 	Seconds float64    `json:"seconds"`
 	// Failures lists every run that failed; a suite with failures should
 	// make the caller exit non-zero.
 	Failures []string `json:"failures,omitempty"`
+}
+
+// SuiteRun is one run of a suite case.
+type SuiteRun struct {
+	Case   string  `json:"case"`
+	Title  string  `json:"title"`
+	Side   string  `json:"side"` // "A" or "B"
+	Server string  `json:"server"`
+	Pair   int     `json:"pair"`
+	Result *Result `json:"result"`
 }
 
 // suite is the state of one RunSuite call.
@@ -395,12 +422,15 @@ func (t *runTarget) crashed() error {
 }
 
 // target starts the servers side uses for one run of case c.
-func (s *suite) target(ctx context.Context, c suiteCase, side string, pair int) (*runTarget, error) {
+func (s *suite) target(ctx context.Context, c suiteCase, side string, pair, conns int) (*runTarget, error) {
 	spec := s.o.A
 	if side == "B" {
 		spec = s.o.B
 	}
 	name := fmt.Sprintf("%s-%s-%s-%d", strings.ToLower(side), safeName(spec.Name), c.key, pair)
+	if conns != s.o.Conns {
+		name = fmt.Sprintf("%s-%d", name, conns)
+	}
 	cfg := serverConfig{maxPayload: suiteMaxPayload}
 	switch c.tls {
 	case clientTLS:
@@ -423,7 +453,7 @@ func (s *suite) target(ctx context.Context, c suiteCase, side string, pair int) 
 		return t, nil
 	default:
 		if c.topo == idle {
-			cfg.maxConns = s.o.Conns + 1000
+			cfg.maxConns = conns + 1000
 		}
 		p, err := startServer(ctx, spec, s.dir, name, cfg)
 		if err != nil {
@@ -442,13 +472,14 @@ func safeName(s string) string {
 	}, s)
 }
 
-// runOne runs case c once on one side.
-func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair int) (*Result, error) {
+// runOne runs case c once on one side; conns is the idle-connection count
+// of the conns cases.
+func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair, conns int) (*Result, error) {
 	spec := s.o.A
 	if side == "B" {
 		spec = s.o.B
 	}
-	t, err := s.target(ctx, c, side, pair)
+	t, err := s.target(ctx, c, side, pair, conns)
 	if err != nil {
 		return nil, err
 	}
@@ -465,7 +496,7 @@ func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair int) 
 		o.Warmup = min(o.Count/10, 50_000)
 	}
 	if c.topo == idle {
-		o.Conns, o.ServerPID = s.o.Conns, t.pid
+		o.Conns, o.ServerPID = conns, t.pid
 	}
 	cpu0 := t.cpu()
 	res, err := Run(ctx, o)
@@ -493,16 +524,48 @@ func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair int) 
 	if err != nil {
 		status = "FAIL: " + err.Error()
 	}
-	s.logf("%-28s pair %d/%d  %s %-22s %14s %-7s %s", c.title, pair, s.o.Pairs, side, spec.Name, fmtFloat(m.Value), m.Unit, status)
+	title := c.title
+	if c.topo == idle {
+		title = fmt.Sprintf("%s (%d)", title, conns)
+	}
+	s.logf("%-28s pair %d/%d  %s %-22s %14s %-7s %s", title, pair, s.o.Pairs, side, spec.Name, fmtFloat(m.Value), m.Unit, status)
+	if res != nil {
+		s.report.Runs = append(s.report.Runs, SuiteRun{Case: c.key, Title: c.title, Side: side, Server: spec.Name, Pair: pair, Result: res})
+	}
 	return res, err
 }
 
+// runCurve runs the conns case at each count of ConnCurve; only Runs keeps
+// what they measured.
+func (s *suite) runCurve(ctx context.Context, c suiteCase) {
+	for _, n := range s.o.ConnCurve {
+		if n == s.o.Conns {
+			continue
+		}
+	pairs:
+		for pair := 1; pair <= s.o.Pairs; pair++ {
+			for _, side := range []string{"A", "B"} {
+				if ctx.Err() != nil {
+					return
+				}
+				if _, err := s.runOne(ctx, c, side, pair, n); err != nil {
+					s.report.Failures = append(s.report.Failures, fmt.Sprintf("%s, %d connections, pair %d, %s: %v", c.title, n, pair, side, err))
+					break pairs
+				}
+			}
+		}
+	}
+}
+
 func (s *suite) runCase(ctx context.Context, c suiteCase) {
+	if c.key == "conns" {
+		s.runCurve(ctx, c)
+	}
 	var as, bs []*Result
 	var caseErr error
 	for pair := 1; pair <= s.o.Pairs && caseErr == nil; pair++ {
 		for _, side := range []string{"A", "B"} {
-			res, err := s.runOne(ctx, c, side, pair)
+			res, err := s.runOne(ctx, c, side, pair, s.o.Conns)
 			if res != nil {
 				if side == "A" {
 					as = append(as, res)

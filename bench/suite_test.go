@@ -34,8 +34,10 @@ func TestSuiteEndToEnd(t *testing.T) {
 		Quick: true,
 		Scale: 0.0001,
 		Conns: 50,
-		Dir:   dir,
-		Log:   &log,
+		// 50 again is the headline count, and runs once.
+		ConnCurve: []int{20, 50, 20},
+		Dir:       dir,
+		Log:       &log,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -74,6 +76,21 @@ func TestSuiteEndToEnd(t *testing.T) {
 		if !bytes.Contains(a, []byte("tls {")) || !bytes.Equal(withoutNames(a), withoutNames(b)) {
 			t.Errorf("A and B configs of %s differ or lack TLS:\n%s\n%s", name, a, b)
 		}
+	}
+	// Every run is kept, the curve's too: the conns case at 20 and at 50
+	// connections, one pair each.
+	perCount := map[int]int{}
+	for _, run := range rep.Runs {
+		if run.Case == "conns" {
+			perCount[run.Result.Conns.Opened]++
+		}
+	}
+	if want := (map[int]int{20: 2, 50: 2}); len(perCount) != 2 || perCount[20] != 2 || perCount[50] != 2 {
+		t.Errorf("conns runs per count: %v, want %v", perCount, want)
+	}
+	var page bytes.Buffer
+	if err := WriteSuiteHTML(&page, rep); err != nil || !strings.Contains(page.String(), chartConnMem) {
+		t.Errorf("HTML report of the run: %v", err)
 	}
 	if rep.Machine.Cores <= 0 {
 		t.Errorf("machine not described: %+v", rep.Machine)

@@ -18,7 +18,6 @@ import (
 type countingProxy struct {
 	ln         net.Listener
 	up, down   atomic.Int64 // leaf -> hub, hub -> leaf
-	wg         sync.WaitGroup
 	target     string
 	closeConns func()
 }

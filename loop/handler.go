@@ -49,6 +49,7 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	gc.SetContext(c)
 	w.add(c)
 	s.total.Add(1)
+	s.noteOpened(w.now)
 	c.p.Mode = parser.Client
 	c.p.MaxControlLine = int(s.opts.MaxControlLine)
 	c.p.MaxPayload = int(s.opts.MaxPayload)

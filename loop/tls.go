@@ -269,7 +269,7 @@ func (t *tlsTransport) handshaken(c *client, err error) {
 		c.closeWith(reasonTLSHandshake, "")
 		return
 	}
-	s.noteHandshake(c.w.now)
+	s.noteOpened(c.w.now)
 	st := t.conn.ConnectionState()
 	t.version, t.cipher, t.peer = st.Version, st.CipherSuite, st.PeerCertificates
 	s.log.Debugf("%s - TLS handshake complete", c)

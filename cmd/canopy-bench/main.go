@@ -14,11 +14,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -41,6 +44,7 @@ Usage:
   canopy-bench SCENARIO [flags] --compare URL2 [--pairs N]
   canopy-bench suite --a "CMD [ARGS]" --b "CMD [ARGS]" [--quick] [flags]
   canopy-bench certs [--dir DIR]
+  canopy-bench report --from SUITE.json [--plot FILE.html]
 
 Scenarios:
   pub      publish only
@@ -49,7 +53,8 @@ Scenarios:
   reqrep   N requesters, M responders (queue group); latency p50..max
   leaf     publish on --url, subscribe on --sub-url (the leaf hop; swap the
            URLs for the other direction)
-  conns    open --conns idle connections; with --server-pid, the server's
+  conns    open --conns idle connections (the opening rate), time PING/PONG
+           on a random sample of them; with --server-pid, the server's
            memory per connection
 
 Every message carries its publisher and sequence number; a lost, duplicated
@@ -65,7 +70,10 @@ The suite starts each server command with "-c FILE" (nats-server's config
 format) on free 127.0.0.1 ports, and for the leaf cases a hub and a leaf of
 each; it prints medians and B/A ratios. The tls-* cases run against a CA
 and server certificate it makes in --dir/tls at the start, with the same tls
-blocks for both servers. Its cases: %s.
+blocks for both servers. Its cases: %s. With --json-file it also writes
+a self-contained HTML report with charts beside the JSON (FILE.html);
+"report" draws that page again from a suite's JSON. --plot FILE writes the
+same kind of page for a single run or a --compare.
 
 Examples:
   canopy-bench pubsub --url nats://127.0.0.1:4222 --size 16 --count 1000000
@@ -74,6 +82,8 @@ Examples:
   canopy-bench conns --conns 50000 --conn-sub --server-pid $(pidof nats-server)
   canopy-bench pubsub --url tls://127.0.0.1:4222 --tls-ca ca.pem --size 1024
   canopy-bench suite --a .cache/bin/nats-server --b bin/canopy --quick
+  canopy-bench suite --a nats-server --b bin/canopy --only conns --conns 19800 --conn-curve 1000,5000,10000
+  canopy-bench reqrep --duration 10s --plot reqrep.html
 
 Flags:
 `
@@ -93,6 +103,8 @@ type cli struct {
 	jsonOut    bool
 	csvOut     bool
 	jsonFile   string
+	plotFile   string
+	fromFile   string
 	noProgress bool
 
 	suite bench.SuiteOptions
@@ -131,13 +143,16 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.IntVar(&o.ServerPID, "server-pid", 0, "conns: pid of the server, to report its memory per connection")
 	fs.IntVar(&o.SourceIPs, "source-ips", 0, "conns: spread over 127.0.0.1..N (default: enough for the ephemeral ports)")
 	fs.IntVar(&o.Dialers, "dialers", 0, "conns: connections opened at once (default 64)")
+	fs.IntVar(&o.PingSample, "ping-sample", 0, "conns: time a PING/PONG on this many connections picked at random (default 1000; -1: none)")
 	fs.StringVar(&c.compare, "compare", "", "also run against this URL, alternating A B A B ...")
 	fs.StringVar(&c.compareSub, "compare-sub-url", "", "subscriber URL of the compared server (leaf)")
 	fs.StringVar(&c.compareLbl, "compare-label", "", "name of the compared server in the output")
 	fs.IntVar(&c.pairs, "pairs", 0, "A/B pairs for --compare and suite (default 3)")
 	fs.BoolVar(&c.jsonOut, "json", false, "print JSON instead of the table")
 	fs.BoolVar(&c.csvOut, "csv", false, "print CSV instead of the table")
-	fs.StringVar(&c.jsonFile, "json-file", "", "also write the JSON to this file")
+	fs.StringVar(&c.jsonFile, "json-file", "", "also write the JSON to this file (the suite writes its HTML report beside it)")
+	fs.StringVar(&c.plotFile, "plot", "", "also write a self-contained HTML report with charts to this file")
+	fs.StringVar(&c.fromFile, "from", "", "report: the suite's JSON file to draw the HTML report from")
 	fs.BoolVar(&c.noProgress, "no-progress", false, "no progress bar even on a terminal")
 	fs.StringVar(&c.aCmd, "a", "", "suite: command of server A, the baseline (e.g. the nats-server binary)")
 	fs.StringVar(&c.bCmd, "b", "", "suite: command of server B, the candidate (e.g. bin/canopy)")
@@ -146,6 +161,7 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.BoolVar(&c.suite.Quick, "quick", false, "suite: one pair per case, a quarter of the messages")
 	fs.Float64Var(&c.suite.Scale, "scale", 1, "suite: multiply every message count by this")
 	fs.StringSliceVar(&c.only, "only", nil, "suite: run only these cases (comma-separated keys)")
+	fs.IntSliceVar(&c.suite.ConnCurve, "conn-curve", nil, "suite: also run the conns case at these connection counts, for the report's memory curve (e.g. 1000,5000)")
 	fs.StringVar(&c.suite.Dir, "dir", "", "suite: keep server configs, logs and certificates in this folder; certs: write them here (default .)")
 	return fs
 }
@@ -189,6 +205,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return c.runSuite(ctx, stdout, stderr, progress)
 	case "certs":
 		return c.writeCerts(stdout, stderr)
+	case "report":
+		return c.writeReport(stdout, stderr)
 	}
 	if !isScenario(c.scenario) {
 		fmt.Fprintf(stderr, "canopy-bench: unknown scenario %q (try: canopy-bench help)\n", c.scenario)
@@ -205,7 +223,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	results := []*bench.Result{res}
-	if werr := c.write(stdout, results, bench.WriteJSON, bench.WriteCSV, bench.WriteTable); werr != nil {
+	werr := c.write(stdout, results, bench.WriteJSON, bench.WriteCSV, bench.WriteTable)
+	if werr == nil && c.plotFile != "" {
+		werr = writeFile(c.plotFile, func(f io.Writer) error {
+			return bench.WriteResultsHTML(f, fmt.Sprintf("canopy-bench %s: %s", res.Scenario, res.Label), results, nil)
+		})
+	}
+	if werr != nil {
 		fmt.Fprintf(stderr, "canopy-bench: %v\n", werr)
 		return exitFail
 	}
@@ -245,6 +269,11 @@ func (c *cli) runCompare(ctx context.Context, stdout, stderr io.Writer) int {
 		var werr error
 		if c.jsonFile != "" {
 			werr = writeFile(c.jsonFile, func(f io.Writer) error { return bench.WriteComparisonJSON(f, cmp) })
+		}
+		if werr == nil && c.plotFile != "" {
+			werr = writeFile(c.plotFile, func(f io.Writer) error {
+				return bench.WriteResultsHTML(f, fmt.Sprintf("canopy-bench %s: A = %s, B = %s", cmp.Scenario, cmp.A, cmp.B), cmp.ARuns, cmp.BRuns)
+			})
 		}
 		switch {
 		case werr != nil:
@@ -289,6 +318,12 @@ func (c *cli) runSuite(ctx context.Context, stdout, stderr, progress io.Writer) 
 		if c.jsonFile != "" {
 			werr = writeFile(c.jsonFile, func(f io.Writer) error { return bench.WriteSuiteJSON(f, rep) })
 		}
+		for _, path := range c.suiteHTMLFiles() {
+			if werr == nil {
+				werr = writeFile(path, func(f io.Writer) error { return bench.WriteSuiteHTML(f, rep) })
+				fmt.Fprintf(stderr, "canopy-bench: report in %s\n", path)
+			}
+		}
 		if werr == nil && c.jsonOut {
 			werr = bench.WriteSuiteJSON(stdout, rep)
 		} else if werr == nil {
@@ -304,6 +339,48 @@ func (c *cli) runSuite(ctx context.Context, stdout, stderr, progress io.Writer) 
 		}
 	}
 	return report(stderr, err)
+}
+
+// suiteHTMLFiles are where the suite's HTML report goes: beside its JSON
+// file, with .html for .json, and to --plot.
+func (c *cli) suiteHTMLFiles() []string {
+	var paths []string
+	if c.jsonFile != "" {
+		paths = append(paths, strings.TrimSuffix(c.jsonFile, filepath.Ext(c.jsonFile))+".html")
+	}
+	if c.plotFile != "" && !slices.Contains(paths, c.plotFile) {
+		paths = append(paths, c.plotFile)
+	}
+	return paths
+}
+
+// writeReport draws the HTML report of a suite JSON file again, to --plot
+// or beside it.
+func (c *cli) writeReport(stdout, stderr io.Writer) int {
+	if c.fromFile == "" {
+		fmt.Fprintln(stderr, "canopy-bench: report needs --from SUITE.json")
+		return exitUsage
+	}
+	b, err := os.ReadFile(c.fromFile)
+	if err != nil {
+		fmt.Fprintf(stderr, "canopy-bench: %v\n", err)
+		return exitFail
+	}
+	var rep bench.SuiteReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		fmt.Fprintf(stderr, "canopy-bench: %s: %v\n", c.fromFile, err)
+		return exitFail
+	}
+	out := c.plotFile
+	if out == "" {
+		out = strings.TrimSuffix(c.fromFile, filepath.Ext(c.fromFile)) + ".html"
+	}
+	if err := writeFile(out, func(f io.Writer) error { return bench.WriteSuiteHTML(f, &rep) }); err != nil {
+		fmt.Fprintf(stderr, "canopy-bench: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(stdout, out)
+	return 0
 }
 
 // writeCerts makes a CA and a server certificate, and shows the config that

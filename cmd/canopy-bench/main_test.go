@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -109,5 +110,45 @@ func TestCommandLineTLS(t *testing.T) {
 	}
 	if code, _, _ := runCLI("pubsub", "-s", url, "--tls-cert", ca); code != exitUsage {
 		t.Fatalf("--tls-cert without --tls-key: exit %d, want %d", code, exitUsage)
+	}
+}
+
+// TestCommandLineReports writes the HTML report of a single run, of a
+// comparison, and again from a recorded suite's JSON.
+func TestCommandLineReports(t *testing.T) {
+	url := startServer(t, nil)
+	dir := t.TempDir()
+	for name, args := range map[string][]string{
+		"reqrep.html":  {"reqrep", "-s", url, "-n", "200"},
+		"compare.html": {"pub", "-s", url, "-n", "200", "--compare", url, "--pairs", "1"},
+	} {
+		path := filepath.Join(dir, name)
+		if code, _, errs := runCLI(append(args, "--plot", path)...); code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		page, err := os.ReadFile(path)
+		if err != nil || !bytes.Contains(page, []byte(`<img src="data:image/png;base64,`)) {
+			t.Fatalf("%s: no chart in the page (%v)", name, err)
+		}
+	}
+
+	fixture, err := os.ReadFile("../../bench/testdata/suite.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := filepath.Join(dir, "suite.json")
+	if err := os.WriteFile(from, fixture, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := runCLI("report", "--from", from)
+	want := filepath.Join(dir, "suite.html")
+	if code != 0 || strings.TrimSpace(out) != want {
+		t.Fatalf("report: exit %d, out %q, stderr %s", code, out, errs)
+	}
+	if page, err := os.ReadFile(want); err != nil || bytes.Count(page, []byte("<img ")) != 6 {
+		t.Fatalf("the suite's page has not its six charts (%v)", err)
+	}
+	if code, _, _ := runCLI("report"); code != exitUsage {
+		t.Fatalf("report without --from: exit %d, want %d", code, exitUsage)
 	}
 }

@@ -81,6 +81,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	log.Noticef("  Go:       %s", runtime.Version())
 	log.Noticef("  Name:     %s", srv.Name())
 	log.Noticef("  ID:       %s", srv.ID())
+	logFileLimit(log, opts)
 	if opts.ConfigFile != "" {
 		log.Noticef("Using configuration file: %s", opts.ConfigFile)
 	}
