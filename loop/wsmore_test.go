@@ -138,3 +138,31 @@ func TestWebsocketHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestWebsocketMaxConnections: websocket clients count towards
+// max_connections with the TCP ones.
+func TestWebsocketMaxConnections(t *testing.T) {
+	cfg := "max_connections: 1\n" + wsPlain
+	wsServers(t, cfg, func(t *testing.T, ws, tcp string) {
+		nc := connect(t, tcp)
+		flush(t, nc)
+		c, resp := wsDialRaw(t, ws, wsUpgradeRequest("/"))
+		if resp.StatusCode != 101 {
+			t.Fatal(resp.Status)
+		}
+		var got string
+		for !strings.Contains(got, "-ERR") {
+			op, p, err := c.tryRead()
+			if err != nil {
+				t.Fatalf("no -ERR: %v after %q", err, got)
+			}
+			if op&0x0f == 8 {
+				t.Fatalf("close frame before -ERR: %q", got)
+			}
+			got += string(p)
+		}
+		if !strings.Contains(got, "-ERR 'maximum connections exceeded'") {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
