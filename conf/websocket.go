@@ -41,6 +41,10 @@ type Websocket struct {
 	Token       string
 	AuthTimeout time.Duration
 
+	// PingInterval replaces ping_interval for websocket clients; 0: the
+	// server's.
+	PingInterval time.Duration
+
 	// Headers are added to the upgrade response.
 	Headers map[string]string
 }
@@ -108,7 +112,7 @@ func (l *loader) websocket(n node) {
 				}
 			}
 		case "ping_interval":
-			l.unsupported(e)
+			l.setDuration(e, &ws.PingInterval)
 		default:
 			l.unknown(e)
 		}

@@ -788,6 +788,10 @@ func (c *client) checkTimers(now int64) {
 	}
 	if c.nextPing != 0 && now >= c.nextPing {
 		interval := int64(c.srv.opts.PingInterval)
+		if c.ws != nil && c.kind == kindClient && c.srv.opts.Websocket.PingInterval > 0 {
+			// The websocket block's own (nats-server's Websocket.PingInterval).
+			interval = int64(c.srv.opts.Websocket.PingInterval)
+		}
 		c.nextPing = now + interval
 		// A client, or a leaf for which we are the hub, that sent something
 		// recently is alive; a spoke pings its hub regardless, and so does

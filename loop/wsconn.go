@@ -105,6 +105,9 @@ func (s *Server) wsUpgraded(c *client, l *wsLayer) {
 		return
 	}
 	c.nextPing = now + s.firstPingDelay()
+	if d := s.opts.Websocket.PingInterval; d > 0 {
+		c.nextPing = now + min(int64(d), s.firstPingDelay())
+	}
 	if s.auth.RequiredWebsocket() {
 		c.p.NeedConnect = true
 		timeout := s.opts.Websocket.AuthTimeout

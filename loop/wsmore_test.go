@@ -166,3 +166,29 @@ func TestWebsocketMaxConnections(t *testing.T) {
 		}
 	})
 }
+
+// TestWebsocketPingInterval: the block's ping_interval applies to
+// websocket clients: one that never answers is pinged, then closed as
+// stale, well before the server-wide interval.
+func TestWebsocketPingInterval(t *testing.T) {
+	cfg := "ping_interval: \"1m\"\nping_max: 2\n" + strings.Replace(wsPlain, "no_tls: true", "no_tls: true, ping_interval: \"100ms\"", 1)
+	wsServers(t, cfg, func(t *testing.T, ws, _ string) {
+		c := wsDial(t, ws)
+		c.frame(0x82, []byte("CONNECT {\"verbose\":false}\r\n"), true)
+		start := time.Now()
+		var got string
+		for {
+			op, p, err := c.tryRead()
+			if err != nil || op&0x0f == 8 {
+				break
+			}
+			got += string(p)
+		}
+		if !strings.Contains(got, "PING\r\n") || !strings.Contains(got, "Stale Connection") {
+			t.Fatalf("got %q", got)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Fatalf("closed after %v", d)
+		}
+	})
+}
