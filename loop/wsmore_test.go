@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/canopy-nats/canopy/internal/natstest"
 )
 
 // deflateMsg compresses b as one permessage-deflate message: the deflate
@@ -191,4 +193,22 @@ func TestWebsocketPingInterval(t *testing.T) {
 			t.Fatalf("closed after %v", d)
 		}
 	})
+}
+
+// TestWebsocketReload: a reload that keeps the websocket block is
+// accepted and websocket clients go on; one that changes it is refused,
+// as nats-server refuses it.
+func TestWebsocketReload(t *testing.T) {
+	s := natstest.StartCanopy(t, wsPlain)
+	nc := connect(t, "ws://"+s.WSHostPort())
+	flush(t, nc)
+	if err := rlReload(t, s, wsPlain+"\ndebug: true\n"); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	flush(t, nc)
+	changed := strings.Replace(wsPlain, "no_tls: true", "no_tls: true, compression: true", 1)
+	if err := rlReload(t, s, changed); err == nil {
+		t.Fatal("a changed websocket block was reloaded")
+	}
+	flush(t, nc)
 }
