@@ -212,3 +212,17 @@ func TestWebsocketReload(t *testing.T) {
 	}
 	flush(t, nc)
 }
+
+// TestWebsocketBatchedFrames: what one read causes goes out as one
+// frame, not a frame per message.
+func TestWebsocketBatchedFrames(t *testing.T) {
+	s := natstest.StartCanopy(t, wsPlain)
+	c := wsDial(t, s.WSHostPort())
+	in := "CONNECT {\"verbose\":false}\r\nSUB x 1\r\n" + strings.Repeat("PUB x 2\r\nhi\r\n", 100) + "PING\r\n"
+	c.frame(0x82, []byte(in), true)
+	op, p := c.read()
+	want := strings.Repeat("MSG x 1 2\r\nhi\r\n", 100) + "PONG\r\n"
+	if op != 0x82 || string(p) != want {
+		t.Fatalf("first frame: op %#x, %d bytes (want %d in one frame)", op, len(p), len(want))
+	}
+}
