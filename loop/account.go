@@ -17,12 +17,13 @@ type account struct {
 	sl     *sublist.Sublist[*subscription]
 	caches []*sublist.Cache[*subscription] // indexed by worker id; each used by its loop only
 
-	nconns atomic.Int32
+	nconns       atomic.Int32
+	internalSids atomic.Int64 // the last sid of an internal subscription
 
-	mu      sync.Mutex // guards what follows
-	leafs   []*client  // leaf links bound to the account, after their handshake
-	imports *client    // owner of the account's import subscriptions
-	lds     string     // this server's loop-detection subject in the account
+	mu       sync.Mutex // guards what follows
+	leafs    []*client  // leaf links bound to the account, after their handshake
+	internal *client    // owner of the account's internal subscriptions (internal.go)
+	lds      string     // this server's loop-detection subject in the account
 }
 
 // subscription is one interest: a client's SUB, or what a leaf link
@@ -33,8 +34,9 @@ type subscription struct {
 	queue   string
 	sid     string
 
-	// route is set on an import's internal subscription.
-	route *route
+	// icb is set on an internal subscription: the message goes to this
+	// function instead of a connection (internal.go).
+	icb icb
 
 	// filter is set when a subscribe deny entry overlaps this wildcard or
 	// queue subscription: each delivery is then checked against it.
@@ -97,6 +99,9 @@ func (s *Server) registerAccount(name string) *account {
 		a.caches[i] = sublist.NewCache(a.sl, l1CacheSize)
 	}
 	s.accounts[name] = a
+	if s.sys != nil {
+		s.sys.addAccount(a)
+	}
 	return a
 }
 

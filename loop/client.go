@@ -23,7 +23,7 @@ type clientKind uint8
 const (
 	kindClient clientKind = iota
 	kindLeaf
-	kindImport // an account's imports: no connection
+	kindInternal // an account's internal client: no connection (internal.go)
 )
 
 // closeReason says why a connection ended, in nats-server's words (they
@@ -334,6 +334,11 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	hdr := c.headers.Load()
 	if err != nil {
 		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
+		// The closed record and the system account's events name the
+		// client and the user it tried, as nats-server's do.
+		if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
+			c.meta = &clientMeta{name: o.Name, lang: o.Lang, version: o.Version, user: o.User}
+		}
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
 	}
 	if o.Name != "" || o.Lang != "" || o.Version != "" || id.Name != "" {
@@ -351,7 +356,10 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	if o.NoResponders && !hdr {
 		return c.closeWith(reasonNoRespHeaders, errNoRespHeaders)
 	}
-	c.connected = true
+	if !c.connected {
+		c.connected = true
+		c.srv.connectEvent(c)
+	}
 	c.authDeadline = 0
 	c.p.NeedConnect = false
 	if c.verbose {

@@ -33,8 +33,8 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	n := 0
 	for _, sub := range r.Plain {
 		dc := sub.c
-		if sub.route != nil {
-			n += w.deliverRoute(src, sub, subject, reply, hdr, msg)
+		if sub.icb != nil {
+			n += sub.icb(w, src, sub, subject, reply, hdr, msg)
 			continue
 		}
 		if dc.kind == kindLeaf {

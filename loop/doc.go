@@ -49,6 +49,16 @@
 //     loops that deliver to it; its closing flag may be set from any loop
 //     (a newer link replaced it). Leafz reads the links under the account
 //     mutex and their interest from the sublist.
+//   - An internal subscription's callback (internal.go) runs on the
+//     publisher's loop, with the message borrowed from that event; it
+//     must copy what it keeps and never block. The system account's
+//     services (sysacc.go, events.go) copy a request or an event into a
+//     bounded queue, dropping it when full, and build the answer on
+//     the system goroutine through the Reporter (the monitor), which
+//     reads what the operator's entry points read. What the server
+//     publishes itself goes through publishInternal, callable from any
+//     goroutine: a queue under its own mutex, drained by a task on one
+//     loop (always the same, so the server's messages keep their order).
 //   - OnTick runs on gnet's ticker goroutine; it only schedules a tick task
 //     on each worker (Execute), which then checks that worker's clients'
 //     timers on the loop.
@@ -65,7 +75,8 @@
 //     workerOf; the account infos are replaced at the same time.
 //
 // Lock order: Server.ops.reloadMu, then Server.wmu (only Reload takes both),
-// then Server.mu, then account.mu, then worker.mu; opsState.mu is a leaf.
+// then Server.mu, then account.mu, then worker.mu; opsState.mu,
+// internalState.mu and sysState.mu are leaves.
 // No lock is held while calling into gnet.
 //
 // # Transport: TLS, leaf compression and websocket

@@ -23,8 +23,8 @@ import (
 //     answered or expired, are routed back, so a client of A cannot inject
 //     messages into B by publishing under _R_.
 //
-// Import subscriptions belong to a client of kind kindImport that has no
-// connection: it is never closed and lives on no loop.
+// Import subscriptions are internal subscriptions (internal.go) whose
+// callback is the route's deliver.
 
 // maxImportDepth bounds how many accounts one message may cross; the
 // authorization layer already refuses import cycles.
@@ -103,27 +103,14 @@ func (s *Server) sortedAccounts() []*account {
 }
 
 func (s *Server) addRouteSub(a *account, subject string, r *route) {
-	sub := &subscription{c: a.importer(s), subject: subject, sid: "import", route: r}
-	if err := a.sl.Insert(subject, "", sub); err != nil {
+	if _, err := s.subscribeInternal(a, subject, r.deliver); err != nil {
 		s.log.Warnf("Account %q: import on %q not installed: %v", a.name, subject, err)
 	}
 }
 
-// importer is the account's connectionless client that owns its import
-// subscriptions.
-func (a *account) importer(s *Server) *client {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.imports == nil {
-		a.imports = &client{srv: s, kind: kindImport, acc: a, cid: 0}
-	}
-	return a.imports
-}
-
-// deliverRoute carries a message across an import. It returns how many
-// connections received it on the other side.
-func (w *worker) deliverRoute(src *client, sub *subscription, subject, reply []byte, hdr int, msg []byte) int {
-	r := sub.route
+// deliver carries a message across an import: the internal subscription's
+// callback. It returns how many connections received it on the other side.
+func (r *route) deliver(w *worker, src *client, _ *subscription, subject, reply []byte, hdr int, msg []byte) int {
 	if w.depth >= maxImportDepth {
 		return 0
 	}

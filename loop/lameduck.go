@@ -32,6 +32,7 @@ func (s *Server) LameDuck() {
 		return
 	}
 	s.log.Noticef("Entering lame duck mode, stop accepting new clients")
+	s.lameDuckEvent()
 	s.stopAllRemotes()
 	opts := s.Options()
 

@@ -249,6 +249,7 @@ func (s *Server) noteClosed(c *client, err error) {
 	ci := c.connInfo(true)
 	ci.Stop = time.Now()
 	ci.Reason = string(c.reason)
+	s.closeEvent(c, ci)
 	slow := ci.Reason == string(reasonSlowPending) || ci.Reason == string(reasonSlowDeadline)
 	stale := ci.Reason == string(reasonStale)
 	s.ops.mu.Lock()

@@ -97,6 +97,9 @@ type Server struct {
 	ops  opsState // monitoring, reload and lame-duck state (ops.go)
 	tls  tlsConfigs
 	trim trimState // returning memory after handshake bursts (trim.go)
+
+	internal internalState // what the server publishes itself (internal.go)
+	sys      *sysState     // the system account's services; nil without one (sysacc.go)
 }
 
 // New builds a server from normalized options. It binds nothing yet.
@@ -151,6 +154,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	}
 	s.gacc = s.registerAccount(conf.GlobalAccount)
 	s.setupImports()
+	s.setupSystem()
 	s.storeTLS(tlsClient, tlsLeaf)
 	s.handler = &handler{srv: s}
 	s.startAuthWorkers()
@@ -344,6 +348,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		<-s.done
 		return nil
 	}
+	s.shutdownEvent()
 	s.mu.Lock()
 	if s.stopRemotes != nil {
 		s.stopRemotes()
@@ -362,6 +367,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		<-s.done
 	}
+	s.stopSystem()
 	s.log.Noticef("Server Exiting..")
 	return nil
 }

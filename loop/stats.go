@@ -332,8 +332,9 @@ func (sub *subscription) info(account string) SubInfo {
 	}
 }
 
-// Subscriptions lists the subscriptions of clients (not the interest leaf
-// links announced, as nats-server's /subsz), in every account or in one,
+// Subscriptions lists the subscriptions of clients and the server's own
+// (imports, system services), not the interest leaf links announced, as
+// nats-server's /subsz, in every account or in one,
 // with the accounts' sublist statistics added up. Sublists are safe for
 // concurrent use, so no loop is involved.
 func (s *Server) Subscriptions(account string, list bool) ([]SubInfo, []sublist.Stats) {
@@ -348,7 +349,7 @@ func (s *Server) Subscriptions(account string, list bool) ([]SubInfo, []sublist.
 			continue
 		}
 		a.sl.Range(func(_, _ string, sub *subscription) bool {
-			if sub.c != nil && sub.c.kind == kindClient {
+			if sub.c != nil && (sub.c.kind == kindClient || sub.c.kind == kindInternal) {
 				subs = append(subs, sub.info(a.name))
 			}
 			return true

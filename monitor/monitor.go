@@ -76,6 +76,7 @@ type Monitor struct {
 	ln       net.Listener
 	done     chan struct{}
 	cpu      cpuSampler
+	digest   digestCache
 }
 
 // New builds the monitor of srv. It listens on nothing until Start.
@@ -93,7 +94,11 @@ func New(srv *loop.Server, lg Logger) *Monitor {
 	mux.HandleFunc(RoutezPath, m.handleRoutez)
 	mux.HandleFunc(HealthzPath, m.handleHealthz)
 	mux.HandleFunc(StackszPath, m.handleStacksz)
+	mux.HandleFunc(AccStatzPath, m.handleAccStatz)
+	mux.HandleFunc(JszPath, m.handleJsz)
+	mux.HandleFunc(GatewayzPath, m.handleGatewayz)
 	m.mux = mux
+	srv.SetReporter(m)
 	return m
 }
 
@@ -363,6 +368,8 @@ func (m *Monitor) Varz() *Varz {
 		Subscriptions:    st.Subscriptions,
 		ConfigLoadTime:   st.ConfigLoadTime.UTC(),
 		SystemAccount:    st.SystemAccount,
+		FeatureFlags:     loop.FeatureFlags(),
+		ConfigDigest:     m.configDigest(o.ConfigFile, st.ConfigLoadTime),
 		SlowConsumersStats: &KindStats{
 			Clients: st.SlowClients, Leafs: st.SlowLeafs,
 		},

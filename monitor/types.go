@@ -71,6 +71,7 @@ type Varz struct {
 	ConfigLoadTime       time.Time         `json:"config_load_time"`
 	ConfigDigest         string            `json:"config_digest"`
 	SystemAccount        string            `json:"system_account,omitempty"`
+	FeatureFlags         map[string]bool   `json:"feature_flags,omitempty"`
 	SlowConsumersStats   *KindStats        `json:"slow_consumer_stats"`
 	StaleConnectionStats *KindStats        `json:"stale_connection_stats,omitempty"`
 	DiskIOWaitStats      *DiskIOWaitStats  `json:"disk_io_wait_stats"`

@@ -87,8 +87,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// nats-server starts its monitor before its listeners, so the log
 	// reads in the same order.
+	// The monitor also builds the system account's answers, so it exists
+	// even when it serves no HTTP port.
+	mon := monitor.New(srv, log)
 	if opts.HTTPPort != 0 || opts.HTTPSPort != 0 {
-		mon := monitor.New(srv, log)
 		if err := startMonitor(mon, opts); err != nil {
 			log.Fatalf("%s", err)
 			return 1
