@@ -572,6 +572,12 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 		}
 	}
 	mapping := a.certs.client
+	if c.Websocket {
+		// A websocket client's certificate is the websocket listener's
+		// to map, whatever the client port does (nats-server's
+		// Websocket.TLSMap).
+		mapping = a.certs.ws
+	}
 	if leaf {
 		mapping = a.certs.leaf
 	}

@@ -1,6 +1,7 @@
 package loop_test
 
 import (
+	"crypto/x509/pkix"
 	"fmt"
 	"strconv"
 	"strings"
@@ -198,4 +199,37 @@ func TestWebsocketConnz(t *testing.T) {
 	if types["wsc"] != "Client/websocket" || types["tcpc"] != "Client/nats" {
 		t.Fatalf("types %v", types)
 	}
+}
+
+// TestWebsocketVerifyAndMap: the websocket listener's verify_and_map maps
+// a wss client's certificate to a user, while the client port (without a
+// tls block) knows nothing of certificates.
+func TestWebsocketVerifyAndMap(t *testing.T) {
+	cs := testcert.New(t, t.TempDir())
+	bob := cs.Issue(t, "bob", testcert.Spec{Subject: pkix.Name{CommonName: "bob"}, EmailAddresses: []string{"bob@example.com"}})
+	cfg := fmt.Sprintf(`
+listen: "127.0.0.1:-1"
+authorization { users = [ { user: "bob@example.com", permissions: { publish: "b.>", subscribe: ">" } }, { user: tcp, password: tcp } ] }
+websocket { listen: "127.0.0.1:-1", tls { cert_file: %q, key_file: %q, ca_file: %q, verify_and_map: true } }
+`, cs.Server.CertFile, cs.Server.KeyFile, cs.CA.CertFile)
+	wsServers(t, cfg, func(t *testing.T, ws, tcp string) {
+		errs := make(chan error, 4)
+		nc := natstest.Connect(t, "wss://"+ws, nats.RootCAs(cs.CA.CertFile), nats.ClientCert(bob.CertFile, bob.KeyFile),
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		nc.Publish("c.no", nil)
+		flush(t, nc)
+		select {
+		case err := <-errs:
+			if !strings.Contains(err.Error(), `Permissions Violation for Publish to "c.no"`) {
+				t.Fatalf("error %v", err)
+			}
+		case <-time.After(wait):
+			t.Fatal("bob published outside b.>: not mapped to his user")
+		}
+		if _, err := nats.Connect("wss://"+ws, nats.RootCAs(cs.CA.CertFile), nats.NoReconnect()); err == nil {
+			t.Fatal("a wss client without a certificate connected")
+		}
+		tc := connect(t, tcp, nats.UserInfo("tcp", "tcp"))
+		flush(t, tc)
+	})
 }
