@@ -38,6 +38,8 @@ type Authenticator struct {
 	nkeys              map[string]*user // by public nkey
 
 	leaf leafAuth
+	// ws is the websocket block's authorization (see authWebsocket).
+	ws wsAuth
 	// certs is verify_and_map: which listeners map client certificates
 	// to users.
 	certs certMap
@@ -124,6 +126,7 @@ func New(opts *conf.Options) (*Authenticator, error) {
 		}
 		return nil, &chain{ErrConfig, err}
 	}
+	a.setupWebsocket(opts)
 	a.needNonce = a.operator || len(a.nkeys) > 0
 	a.infoRequired = a.authRequired && a.noAuthUser == ""
 	return a, nil
@@ -529,7 +532,7 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 	if c == nil {
 		c = &ConnectCreds{}
 	}
-	if !a.authRequired {
+	if !a.authRequired && !(c.Websocket && a.ws.override(leaf)) {
 		if leaf {
 			return a.leafIdentity(&Identity{Method: MethodNone}, a.leaf.account)
 		}
@@ -537,6 +540,9 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 	}
 	if a.operator {
 		return a.authJWT(c, nonce, leaf)
+	}
+	if c.Websocket && a.ws.override(leaf) {
+		return a.authWebsocket(c, nonce, leaf)
 	}
 	noCreds := c.User == "" && c.Pass == "" && c.Token == ""
 	if len(a.nkeys) > 0 {
@@ -549,7 +555,7 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 			if u == nil {
 				return nil, failf("%w: unknown nkey %q", ErrBadCredentials, nk)
 			}
-			if err := connTypeAllowed(u.connTypes, leaf); err != nil {
+			if err := connTypeAllowed(u.connTypes, leaf, c.Websocket); err != nil {
 				return nil, fail(err)
 			}
 			// The no_auth_user needs no signature; anyone else does.
@@ -566,6 +572,12 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 		}
 	}
 	mapping := a.certs.client
+	if c.Websocket {
+		// A websocket client's certificate is the websocket listener's
+		// to map, whatever the client port does (nats-server's
+		// Websocket.TLSMap).
+		mapping = a.certs.ws
+	}
 	if leaf {
 		mapping = a.certs.leaf
 	}
@@ -591,7 +603,7 @@ func (a *Authenticator) authenticate(c *ConnectCreds, nonce string, leaf bool) (
 			if u == nil {
 				return nil, failf("%w: unknown user %q", ErrBadCredentials, name)
 			}
-			if err := connTypeAllowed(u.connTypes, leaf); err != nil {
+			if err := connTypeAllowed(u.connTypes, leaf, c.Websocket); err != nil {
 				return nil, fail(err)
 			}
 			if m != MethodNoAuth && a.certOnly(u) {

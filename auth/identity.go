@@ -35,6 +35,10 @@ type ConnectCreds struct {
 	// nats-server. A pointer rather than the chain keeps ConnectCreds
 	// comparable, so it can key caches (loop's reload check does).
 	Cert *x509.Certificate
+	// Websocket says the connection came in on the websocket listener:
+	// the websocket block's authorization applies, and users' allowed
+	// connection types are checked against WEBSOCKET (LEAFNODE_WS).
+	Websocket bool
 }
 
 // Method says how a connection was authenticated.

@@ -227,7 +227,7 @@ func (a *Authenticator) authJWT(c *ConnectCreds, nonce string, leaf bool) (*Iden
 	if lim.BearerToken && acc.DisallowBearer {
 		return nil, fail(ErrBearerNotAllowed)
 	}
-	if err := connTypeAllowed(lim.AllowedConnectionTypes, leaf); err != nil {
+	if err := connTypeAllowed(lim.AllowedConnectionTypes, leaf, c.Websocket); err != nil {
 		return nil, fail(err)
 	}
 	// Bearer tokens skip the nonce signature, whatever the protocol.
@@ -292,13 +292,19 @@ func (a *Authenticator) jwtAccount(key string) (*AccountInfo, error) {
 // connTypeAllowed applies a JWT's allowed_connection_types. Unknown types
 // are ignored as long as some known type remains; an all-unknown list
 // allows nothing (nats-server convertAllowedConnectionTypes).
-func connTypeAllowed(types []string, leaf bool) error {
+func connTypeAllowed(types []string, leaf bool, ws ...bool) error {
 	if len(types) == 0 {
 		return nil
 	}
+	websocket := len(ws) > 0 && ws[0]
 	want := jwt.ConnectionTypeStandard
-	if leaf {
+	switch {
+	case leaf && websocket:
+		want = jwt.ConnectionTypeLeafnodeWS
+	case leaf:
 		want = jwt.ConnectionTypeLeafnode
+	case websocket:
+		want = jwt.ConnectionTypeWebsocket
 	}
 	for _, t := range types {
 		if strings.ToUpper(t) == want {

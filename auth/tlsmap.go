@@ -12,6 +12,7 @@ import (
 type certMap struct {
 	client bool // the client listener's tls block has verify_and_map
 	leaf   bool // the leafnode listener's tls block has verify_and_map
+	ws     bool // the websocket listener's tls block has verify_and_map
 	// leafUsesUsers: leafs map against the users list, because the
 	// leafnodes authorization block sets no credentials of its own.
 	leafUsesUsers bool
@@ -36,7 +37,9 @@ func (a *Authenticator) setupCertMap(opts *conf.Options) {
 	ln := &opts.LeafNode
 	m.leaf = ln.TLS != nil && ln.TLS.VerifyAndMap
 	m.leafUsesUsers = m.leaf && ln.Port != 0 && ln.Username == "" && ln.Nkey == "" && len(ln.Users) == 0
-	if !m.client && !m.leaf {
+	ws := &opts.Websocket
+	m.ws = ws.Port != 0 && ws.TLS != nil && ws.TLS.VerifyAndMap
+	if !m.client && !m.leaf && !m.ws {
 		return
 	}
 	names := make([]string, 0, len(a.users))
@@ -63,6 +66,9 @@ func (a *Authenticator) certOnly(u *user) bool {
 		return false
 	}
 	if a.certs.client && connTypeAllowed(u.connTypes, false) == nil {
+		return true
+	}
+	if a.certs.ws && connTypeAllowed(u.connTypes, false, true) == nil {
 		return true
 	}
 	return a.certs.leafUsesUsers && connTypeAllowed(u.connTypes, true) == nil

@@ -77,6 +77,7 @@ type rawDialer struct {
 	line    []byte        // the CONNECT line when it is the same for every connection
 	kp      nkeys.KeyPair // set when a creds file signs each server nonce
 	tls     *tls.Config   // set when the connections speak TLS
+	ws      bool          // ws:// URL: the connections speak websocket
 }
 
 func newRawDialer(o *Options) (*rawDialer, error) {
@@ -88,7 +89,7 @@ func newRawDialer(o *Options) (*rawDialer, error) {
 	if port == "" {
 		port = "4222"
 	}
-	d := &rawDialer{o: o, addr: net.JoinHostPort(host, port)}
+	d := &rawDialer{o: o, addr: net.JoinHostPort(host, port), ws: u.Scheme == "ws"}
 	if u.Scheme == "tls" || o.TLS.enabled() {
 		if d.tls, err = o.TLS.clientConfig(host); err != nil {
 			return nil, err
@@ -189,6 +190,15 @@ func (d *rawDialer) open(ctx context.Context, i int, br *bufio.Reader) (net.Conn
 	c, err := nd.DialContext(ctx, "tcp", d.addr)
 	if err != nil {
 		return nil, err
+	}
+	if d.ws {
+		_ = c.SetDeadline(time.Now().Add(d.o.Timeout))
+		wc, err := wsUpgrade(c, d.addr)
+		if err != nil {
+			c.Close()
+			return nil, err
+		}
+		c = wc
 	}
 	nc, err := d.handshake(c, i, br)
 	if err != nil {

@@ -37,6 +37,10 @@ type serverConfig struct {
 	// presents the certificate, the remote dials tls:// and checks it
 	// against the CA.
 	leafTLS *CertFiles
+	// websocket, when set, adds a plaintext websocket listener on wsPort
+	// (chosen at start), and the clients connect to it.
+	websocket bool
+	wsPort    int
 }
 
 // render writes the config in nats-server's format.
@@ -50,6 +54,9 @@ func (c serverConfig) render(name string, port int) string {
 	}
 	if c.clientTLS != nil {
 		renderServerTLS(&b, "", c.clientTLS)
+	}
+	if c.wsPort != 0 {
+		fmt.Fprintf(&b, "websocket {\n  listen: \"127.0.0.1:%d\"\n  no_tls: true\n}\n", c.wsPort)
 	}
 	if c.leafListen != 0 {
 		fmt.Fprintf(&b, "leafnodes {\n  listen: \"127.0.0.1:%d\"\n", c.leafListen)
@@ -114,6 +121,11 @@ func startServer(ctx context.Context, spec ServerSpec, dir, name string, cfg ser
 	if err != nil {
 		return nil, err
 	}
+	if cfg.websocket {
+		if cfg.wsPort, err = freeLoopbackPort(); err != nil {
+			return nil, err
+		}
+	}
 	confPath := filepath.Join(dir, name+".conf")
 	if err := os.WriteFile(confPath, []byte(cfg.render(name, port)), 0o644); err != nil {
 		return nil, err
@@ -122,9 +134,14 @@ func startServer(ctx context.Context, spec ServerSpec, dir, name string, cfg ser
 	if cfg.clientTLS != nil {
 		scheme = "tls"
 	}
+	urlPort := port
+	if cfg.websocket {
+		// Readiness is still checked on the client port (awaitReady).
+		scheme, urlPort = "ws", cfg.wsPort
+	}
 	p := &process{
 		name:    name,
-		url:     fmt.Sprintf("%s://127.0.0.1:%d", scheme, port),
+		url:     fmt.Sprintf("%s://127.0.0.1:%d", scheme, urlPort),
 		addr:    fmt.Sprintf("127.0.0.1:%d", port),
 		logPath: filepath.Join(dir, name+".log"),
 		exited:  make(chan struct{}),

@@ -121,6 +121,7 @@ const (
 	plain     tlsUse = iota
 	clientTLS        // on the client ports: every client of the run connects over TLS
 	leafTLS          // on the leaf link only: the clients stay plaintext
+	clientWS         // no TLS, but every client of the run connects over websocket
 )
 
 // caseMetric is one metric that judges a case, with the goal the issue sets
@@ -157,6 +158,7 @@ func suiteCases() []suiteCase {
 	// Over TLS the issue asks for more: 1.2x the messages at half of A's
 	// server CPU per message.
 	tlsMsgs := []caseMetric{{MetricMsgs, 1.2}, {MetricCPU, 0.5}}
+	wsMsgs := []caseMetric{{MetricMsgs, 1.0}, {MetricCPU, 0.5}}
 	return []suiteCase{
 		{"pubsub-16", "pub/sub 1:1, 16 B", pubsub(1, 1, 16, 2_000_000), single, plain, msgs},
 		{"pubsub-128", "pub/sub 1:1, 128 B", pubsub(1, 1, 128, 2_000_000), single, plain, msgs},
@@ -179,6 +181,14 @@ func suiteCases() []suiteCase {
 		// public-key work, crypto/tls on both sides.
 		{"tls-conns", "idle TLS connections", Options{Scenario: Conns}, idle, clientTLS,
 			[]caseMetric{{MetricConnMem, 1.0 / 5}, {MetricConnRate, 0}, {MetricCPU, 0}}},
+
+		// Websocket (issue 14): the goals of plaintext TCP, half of A's
+		// server CPU per message and a tenth of its memory per idle
+		// connection.
+		{"ws-pubsub-16", "websocket pub/sub 1:1, 16 B", pubsub(1, 1, 16, 1_000_000), single, clientWS, wsMsgs},
+		{"ws-fanout-128", "websocket fan-out 1:4, 128 B", pubsub(1, 4, 128, 500_000), single, clientWS, wsMsgs},
+		{"ws-conns", "idle websocket connections", Options{Scenario: Conns}, idle, clientWS,
+			[]caseMetric{{MetricConnMem, 1.0 / 10}}},
 	}
 }
 
@@ -427,6 +437,8 @@ func (s *suite) target(ctx context.Context, c suiteCase, side string, pair, conn
 		cfg.clientTLS = &s.certs
 	case leafTLS:
 		cfg.leafTLS = &s.certs
+	case clientWS:
+		cfg.websocket = true
 	}
 	switch c.topo {
 	case leafDown, leafUp:

@@ -200,8 +200,11 @@ func (l *loader) remote(el node, m map[string]any) *Remote {
 			l.setBool(e, &r.Disabled)
 		case "tls":
 			r.TLS = l.tlsBlock(e, true)
-		case "ws_compress", "ws_compression", "websocket_compress", "websocket_compression",
-			"ws_no_masking", "websocket_no_masking", "jetstream_cluster_migrate",
+		case "ws_compress", "ws_compression", "websocket_compress", "websocket_compression":
+			l.setBool(e, &r.WSCompression)
+		case "ws_no_masking", "websocket_no_masking":
+			l.setBool(e, &r.WSNoMasking)
+		case "jetstream_cluster_migrate",
 			"js_cluster_migrate", "proxy":
 			l.unsupported(e)
 		default:
@@ -256,12 +259,9 @@ func (l *loader) remoteURL(n node, s string) *url.URL {
 		return nil
 	}
 	switch strings.ToLower(u.Scheme) {
-	case "nats-leaf", "nats", "tls":
-	case "ws", "wss":
-		l.invalid(n, "leafnode url %s: websocket not supported", redact(u))
-		return nil
+	case "nats-leaf", "nats", "tls", "ws", "wss":
 	default:
-		l.invalid(n, "leafnode url %s: unsupported scheme %q (use nats-leaf://, nats:// or tls://)", redact(u), u.Scheme)
+		l.invalid(n, "leafnode url %s: unsupported scheme %q (use nats-leaf://, nats://, tls://, ws:// or wss://)", redact(u), u.Scheme)
 		return nil
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
@@ -270,7 +270,14 @@ func (l *loader) remoteURL(n node, s string) *url.URL {
 		return nil
 	}
 	if p := u.Port(); p == "" {
-		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(DefaultLeafPort))
+		port := DefaultLeafPort
+		switch u.Scheme {
+		case "ws":
+			port = 80
+		case "wss":
+			port = 443
+		}
+		u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	} else if v, err := strconv.Atoi(p); err != nil || v < 1 || v > 65535 {
 		l.invalid(n, "leafnode url %s has an invalid port", redact(u))
 		return nil

@@ -302,6 +302,8 @@ func (l *loader) top(n node) {
 		l.resolver(n)
 	case "resolver_preload":
 		l.preload(n)
+	case "websocket", "ws":
+		l.websocket(n)
 	case "leaf", "leafnodes":
 		l.leafnodes(n)
 	case "lame_duck_duration":
@@ -353,7 +355,7 @@ func (l *loader) top(n node) {
 		"ports_file_dir", "prof_block_rate", "max_traced_msg_len",
 		"max_sub_tokens", "max_subscription_tokens", "ocsp_cache",
 		"write_timeout", "no_system_account", "no_system",
-		"no_sys_acc", "connect_error_reports", "reconnect_error_reports", "websocket", "ws",
+		"no_sys_acc", "connect_error_reports", "reconnect_error_reports",
 		"mqtt", "server_tags", "server_metadata", "feature_flags", "default_js_domain",
 		"no_fast_producer_stall", "max_closed_clients", "proxies":
 		l.unsupported(n)

@@ -578,8 +578,11 @@ func TestErrorText(t *testing.T) {
 		{"leaf tls block without key", "leafnodes {\n  tls { cert_file: a }\n}", []string{
 			`/tmp/x.conf:2:3: missing 'key_file' in TLS configuration`,
 		}},
-		{"websocket url", "leafnodes { remotes: [ { urls: [\"ws://hub:443\"] } ] }", []string{
-			`/tmp/x.conf:1:25: invalid value for "urls": leafnode url ws://hub:443: websocket not supported`,
+		{"websocket without tls", "websocket { port: 8080 }", []string{
+			`/tmp/x.conf:1:0: websocket requires TLS configuration`,
+		}},
+		{"websocket header", "websocket { port: 8080, no_tls: true, headers { Upgrade: x } }", []string{
+			`/tmp/x.conf:1:0: websocket: invalid header "Upgrade" not allowed`,
 		}},
 		{"https without tls", "https: 8443", []string{
 			`/tmp/x.conf:1:0: TLS cert and key required for HTTPS`,
@@ -698,7 +701,6 @@ authorization { auth_callout { issuer: x } }
 		`w.conf:3:1: "cluster" is not supported by Canopy, ignored`,
 		`w.conf:4:1: "gateway" is not supported by Canopy, ignored`,
 		`w.conf:5:1: "jetstream" is not supported by Canopy, ignored`,
-		`w.conf:6:1: "websocket" is not supported by Canopy, ignored`,
 		`w.conf:7:1: "mqtt" is not supported by Canopy, ignored`,
 		`w.conf:8:1: "server_tags" is not supported by Canopy, ignored`,
 		`w.conf:9:1: "client_advertise" is not supported by Canopy, ignored`,

@@ -117,6 +117,9 @@ type Options struct {
 
 	LeafNode LeafNode
 
+	// Websocket is the websocket block; Port 0 means no listener.
+	Websocket Websocket
+
 	LameDuckDuration    time.Duration
 	LameDuckGracePeriod time.Duration
 
@@ -258,6 +261,10 @@ type Remote struct {
 	IgnoreDiscovered bool
 	RequestIsolation bool
 	Disabled         bool
+	// WSCompression asks a ws:// or wss:// hub for permessage-deflate;
+	// WSNoMasking asks it to accept unmasked frames.
+	WSCompression bool
+	WSNoMasking   bool
 	// TLS is the remote's tls block. A tls:// URL without one gives an
 	// empty &TLS{} (system roots, the URL's host as server name); nil
 	// means TLS only if the hub's INFO asks for it, as in nats-server.
@@ -271,7 +278,7 @@ func (r *Remote) tlsFromURLs() {
 		return
 	}
 	for _, u := range r.URLs {
-		if strings.EqualFold(u.Scheme, "tls") {
+		if strings.EqualFold(u.Scheme, "tls") || strings.EqualFold(u.Scheme, "wss") {
 			r.TLS = &TLS{}
 			return
 		}
@@ -340,6 +347,9 @@ func (o *Options) Normalize() {
 		if o.LeafNode.TLS != nil {
 			o.LeafNode.AuthTimeout = o.LeafNode.TLS.HandshakeTimeout() + time.Second
 		}
+	}
+	if o.Websocket.Port != 0 && o.Websocket.Host == "" {
+		o.Websocket.Host = DefaultHost
 	}
 	if o.LeafNode.ReconnectInterval == 0 {
 		o.LeafNode.ReconnectInterval = DefaultLeafReconnect

@@ -47,6 +47,7 @@ func (o *Options) validate() []*Error {
 	}
 	o.validateLeafNode(&p, operatorMode)
 	o.validateTLS(&p)
+	o.validateWebsocket(&p)
 	return p
 }
 
@@ -390,9 +391,18 @@ func (o *Options) validateLeafNode(p *problems, operatorMode bool) {
 		if r.Credentials != "" && r.Seed != "" {
 			p.add("leafnodes.remotes", "leafnode remote %s cannot have both credentials and an nkey seed", name)
 		}
+		ws := 0
 		for _, u := range r.URLs {
-			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" && s != "tls" {
-				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf://, nats:// or tls://)", name, u.Scheme)
+			if s := strings.ToLower(u.Scheme); s == "ws" || s == "wss" {
+				ws++
+			}
+		}
+		if ws > 0 && ws < len(r.URLs) {
+			p.add("leafnodes.remotes", "remote leaf node configuration cannot have a mix of websocket and non-websocket urls: %s", name)
+		}
+		for _, u := range r.URLs {
+			if s := strings.ToLower(u.Scheme); s != "nats-leaf" && s != "nats" && s != "tls" && s != "ws" && s != "wss" {
+				p.add("leafnodes.remotes", "leafnode remote %s: scheme %q is not supported (use nats-leaf://, nats://, tls://, ws:// or wss://)", name, u.Scheme)
 			}
 		}
 		if r.TLS != nil {
@@ -464,4 +474,38 @@ func orDefault[T int32 | int64 | time.Duration](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// validateWebsocket is the part of nats-server validateWebsocketOptions
+// that needs the rest of the file: the block's no_auth_user must be a
+// configured user, and its single user or token cannot stand beside users.
+func (o *Options) validateWebsocket(p *problems) {
+	ws := &o.Websocket
+	if ws.Port == 0 {
+		return
+	}
+	users := o.Authorization.Users
+	for _, a := range o.Accounts {
+		users = append(users, a.Users...)
+	}
+	if n := ws.NoAuthUser; n != "" {
+		found := false
+		for _, u := range users {
+			if u.Username == n || u.Nkey == n {
+				found = true
+				break
+			}
+		}
+		if !found {
+			p.add("websocket.no_auth_user", "no_auth_user: %q not present as user or nkey in authorization block or account configuration", n)
+		}
+	}
+	if len(users) > 0 {
+		if ws.Username != "" {
+			p.add("websocket.authorization", "websocket authentication username not compatible with presence of users/nkeys")
+		}
+		if ws.Token != "" {
+			p.add("websocket.authorization", "websocket authentication token not compatible with presence of users/nkeys")
+		}
+	}
 }

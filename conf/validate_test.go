@@ -139,7 +139,7 @@ func TestValidateProgrammatic(t *testing.T) {
 		MaxPending:    5,
 		LeafNode: LeafNode{Remotes: []*Remote{
 			{URLs: []*url.URL{{Scheme: "tls", Host: "hub:7422"}}, TLS: &TLS{CertFile: "c.pem"}},
-			{URLs: []*url.URL{{Scheme: "wss", Host: "hub:443"}}},
+			{URLs: []*url.URL{{Scheme: "http", Host: "hub:443"}}},
 		}},
 	}
 	err := o.Validate()
@@ -150,7 +150,7 @@ func TestValidateProgrammatic(t *testing.T) {
 		"max_payload (10) cannot be larger than max_pending (5)",
 		"cannot have both a token and a user/password",
 		`leafnode remote [tls://hub:7422] account "$G": tls: missing 'key_file' in TLS configuration`,
-		`leafnode remote [wss://hub:443] account "$G": scheme "wss" is not supported (use nats-leaf://, nats:// or tls://)`,
+		`leafnode remote [http://hub:443] account "$G": scheme "http" is not supported (use nats-leaf://, nats://, tls://, ws:// or wss://)`,
 	}
 	if got := strings.Split(err.Error(), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

@@ -145,6 +145,12 @@ func (r *Remote) Discovered(hostports []string) {
 	if r.cfg.IgnoreDiscovered {
 		return
 	}
+	if len(r.urls) > 0 && (r.urls[0].Scheme == "ws" || r.urls[0].Scheme == "wss") {
+		// A websocket remote would learn websocket URLs (ws_connect_urls),
+		// which Canopy's hubs do not send; the leafnode port's are not for
+		// it.
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	known := make(map[string]bool, len(r.urls))

@@ -114,6 +114,7 @@ type client struct {
 	deferred       []byte
 	leaf           *leafLink // set for leaf links only
 	tr             transform // nil: plaintext (see write.go)
+	ws             *wsLayer  // websocket connections only (ws.go)
 	// reroute is set by an op that switched the transforms: what
 	// follows it in the same read goes to this one (leafcompress.go).
 	reroute  transform
@@ -282,6 +283,9 @@ func (c *client) processConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &o); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
+	if c.ws != nil {
+		c.ws.cookies.fill(&o)
+	}
 	// The auth deadline stays until the credentials are found good
 	// (connectAuthenticated): a check waiting behind a storm of others
 	// must still end when the client's time is up.
@@ -303,7 +307,7 @@ func (c *client) processConnect(arg []byte) error {
 	c.noResponders = o.NoResponders
 	creds := &auth.ConnectCreds{
 		User: o.User, Pass: o.Pass, Token: o.Token, Nkey: o.Nkey, Sig: o.Sig, JWT: o.JWT, Host: c.ip(),
-		Cert: c.peerCert(),
+		Cert: c.peerCert(), Websocket: c.ws != nil,
 	}
 	c.creds = keepCreds(creds)
 	if c.srv.auth.Costly(creds) {
@@ -534,6 +538,9 @@ func (c *client) closeWith(reason closeReason, text string) error {
 	}
 	c.reason = reason
 	c.flushOut()
+	if c.ws != nil {
+		c.ws.closing(c, reason)
+	}
 	c.markClosed()
 	_ = c.conn.Close()
 	return errClose
@@ -700,10 +707,19 @@ func (c *client) String() string {
 		host = c.raddr.String()
 	}
 	// nats-server names a leaf link lid:, so that its lines can be told
-	// from a client's.
+	// from a client's; over websocket, lid_ws: and wid:.
 	id := " - cid:"
 	if c.kind == kindLeaf {
 		id = " - lid:"
+	}
+	if c.ws != nil {
+		if c.ws.clientIP != "" {
+			host = c.ws.clientIP + "/" + host
+		}
+		id = " - wid:"
+		if c.kind == kindLeaf {
+			id = " - lid_ws:"
+		}
 	}
 	return host + id + strconv.FormatUint(c.cid, 10)
 }
@@ -780,6 +796,10 @@ func (c *client) checkTimers(now int64) {
 	}
 	if c.nextPing != 0 && now >= c.nextPing {
 		interval := int64(c.srv.opts.PingInterval)
+		if c.ws != nil && c.kind == kindClient && c.srv.opts.Websocket.PingInterval > 0 {
+			// The websocket block's own (nats-server's Websocket.PingInterval).
+			interval = int64(c.srv.opts.Websocket.PingInterval)
+		}
 		c.nextPing = now + interval
 		// A client, or a leaf for which we are the hub, that sent something
 		// recently is alive; a spoke pings its hub regardless, and so does

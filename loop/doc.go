@@ -79,7 +79,7 @@
 // internalState.mu and sysState.mu are leaves.
 // No lock is held while calling into gnet.
 //
-// # Transport: TLS and leaf compression
+// # Transport: TLS, leaf compression and websocket
 //
 // Every byte a connection reads passes its transforms before the parser,
 // and every byte it writes passes them after the framing (write.go): TLS
@@ -130,6 +130,18 @@
 // to the new layer (client.reroute). A decompressed block of up to a
 // megabyte is parsed in read-sized pieces with a flush between them, as if
 // it had come in reads of its own.
+//
+// Websocket framing (ws.go, wsconn.go) is one more transform: above TLS
+// on the websocket port (wss), and under leaf compression's place, which
+// for a websocket link is below the frames (nats-server compresses the
+// framed bytes). The HTTP upgrade is read and answered on the loop by the
+// same transform, holding output until it is done; the request's path
+// decides whether the connection becomes a client or a leaf link. Frames
+// are decoded in place as they arrive, a control frame is written at
+// once, and each flush is one binary frame (compressed as one message per
+// 512 KiB when permessage-deflate was negotiated). The deflater, the
+// inflater and the scratch buffers are the worker's, so an idle websocket
+// connection holds none.
 //
 // # Ordering
 //

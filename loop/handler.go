@@ -53,6 +53,11 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	c.p.Mode = parser.Client
 	c.p.MaxControlLine = int(s.opts.MaxControlLine)
 	c.p.MaxPayload = int(s.opts.MaxPayload)
+	if remote == nil && s.onWebsocketPort(gc) {
+		// Client or leaf: the upgrade request's path says (wsconn.go).
+		s.nclients.Add(1)
+		return s.openWebsocket(c), gnet.None
+	}
 	if remote != nil || s.onLeafPort(gc) {
 		return s.openLeaf(c, remote), gnet.None
 	}

@@ -116,6 +116,12 @@ func (s *Server) compressionInfo() string {
 func (c *client) negotiateCompression(theirs string) (bool, error) {
 	l := c.leaf
 	l.compressionDone = true
+	if c.ws != nil && c.ws.compress {
+		// permessage-deflate already compresses the link: S2 is not
+		// stacked on it, as nats-server has it.
+		l.setCompression(compressOff)
+		return false, nil
+	}
 	ours := c.compressionConfig()
 	if !needsCompression(ours) {
 		if theirs == "" || ours == compressNotSupported {
@@ -156,14 +162,17 @@ func (c *client) negotiateCompression(theirs string) (bool, error) {
 		// Ours goes out in plaintext; from then on we write S2.
 		c.out = append(c.out, msg...)
 		c.flushOut()
-		c.push(layer)
+		c.pushCompression(layer)
 	} else {
 		// The hub's answer is its first compressed bytes.
-		c.push(layer)
+		c.pushCompression(layer)
 		c.out = append(c.out, msg...)
 		c.w.markDirty(c)
 	}
 	c.reroute = layer
+	if c.ws != nil {
+		c.reroute = &wsParseRest{}
+	}
 	return true, nil
 }
 

@@ -170,6 +170,9 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 		// The trailing space is nats-server's, whose line ends with the
 		// peer's name, not known yet.
 		s.log.Noticef("%s - Leafnode connection created for account: %s ", c, r.Account())
+		if u := r.URL(); u != nil && isWebsocketURL(u.Scheme) {
+			return c.dialWebsocket(r)
+		}
 		if o := r.Config().TLS; o != nil && o.HandshakeFirst {
 			// TLS first: the hub's INFO comes over it.
 			_, _ = c.dialTLS()
@@ -185,7 +188,7 @@ func (s *Server) openLeaf(c *client, r *leaf.Remote) []byte {
 	}
 	c.nonce = auth.NewNonce()
 	c.authDeadline = c.w.now + int64(s.opts.LeafNode.AuthTimeout)
-	if cfg := s.tls.leaf.Load(); cfg != nil {
+	if cfg := s.tls.leaf.Load(); cfg != nil && c.ws == nil {
 		info := func() []byte { return s.appendLeafInfo(nil, c, false) }
 		if !c.openTLS(cfg, s.opts.LeafNode.TLS, info) {
 			return nil
@@ -345,7 +348,7 @@ func (c *client) leafConnect(arg []byte) error {
 	}
 	creds := &auth.ConnectCreds{
 		User: lc.User, Pass: lc.Pass, Token: lc.Token, Nkey: lc.Nkey, Sig: lc.Sig, JWT: lc.JWT, Host: c.ip(),
-		Cert: c.peerCert(),
+		Cert: c.peerCert(), Websocket: c.ws != nil,
 	}
 	if c.connected {
 		return c.leafConnectAgain(&lc, creds)
@@ -513,7 +516,7 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 		}
 		return c.closeWith(reasonProtocol, "")
 	}
-	if !c.hasTLS() && (inf.TLSRequired || r.Config().TLS != nil) {
+	if !c.hasTLS() && c.ws == nil && (inf.TLSRequired || r.Config().TLS != nil) {
 		// TLS before CONNECT: the hub asks for it, or the remote's
 		// config does (then whatever the hub says, as nats-server).
 		t, err := c.dialTLS()

@@ -71,6 +71,7 @@ type Server struct {
 
 	clientAddr string // the gnet listen address of the client port
 	leafAddr   string // of the leafnode port, "" when none
+	wsAddr     string // of the websocket port, "" when none
 
 	mu       sync.Mutex
 	accounts map[string]*account
@@ -200,6 +201,10 @@ func (s *Server) Start() error {
 		}
 		addrs = append(addrs, s.leafAddr)
 	}
+	if o.Websocket.Port != 0 {
+		s.wsAddr = s.wsListenAddr()
+		addrs = append(addrs, s.wsAddr)
+	}
 	go func() {
 		err := gnet.Rotate(s.handler, addrs,
 			gnet.WithNumEventLoop(len(s.workers)),
@@ -232,6 +237,15 @@ func (s *Server) Start() error {
 	s.log.Noticef("Listening for client connections on %s", s.ClientAddr())
 	if s.leafAddr != "" {
 		s.log.Noticef("Listening for leafnode connections on %s", s.LeafAddr())
+	}
+	if s.wsAddr != "" {
+		scheme := "ws"
+		if s.tls.ws.Load() != nil {
+			scheme = "wss"
+		} else {
+			s.log.Warnf("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!")
+		}
+		s.log.Noticef("Listening for websocket clients on %s://%s", scheme, s.WebsocketAddr())
 	}
 	if err := s.startRemotes(); err != nil {
 		return err
@@ -275,7 +289,7 @@ func (s *Server) boot(eng gnet.Engine) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.eng = eng
-	for _, a := range []string{s.clientAddr, s.leafAddr} {
+	for _, a := range []string{s.clientAddr, s.leafAddr, s.wsAddr} {
 		if a == "" {
 			continue
 		}
@@ -430,6 +444,9 @@ func (s *Server) appendInfo(b []byte, c *client, connectInfo bool) []byte {
 	inf.ClientID = c.cid
 	inf.ClientIP = c.ip()
 	inf.Nonce = c.nonce
+	if c.ws != nil {
+		s.wsInfo(&inf)
+	}
 	if connectInfo {
 		inf.Nonce = ""
 		inf.ConnectInfo = true

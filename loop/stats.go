@@ -31,6 +31,8 @@ type ServerStats struct {
 	SystemAccount string
 	// Port and LeafPort are the bound ports (0: no leafnode listener).
 	Port, LeafPort int
+	// WebsocketPort is the websocket listener's bound port (0: none).
+	WebsocketPort int
 
 	Connections      int    // client connections open, leaf links not counted
 	TotalConnections uint64 // client connections ever accepted
@@ -156,6 +158,11 @@ func (s *Server) Stats() ServerStats {
 	if s.leafAddr != "" {
 		if a, ok := s.bound[s.leafAddr].(*net.TCPAddr); ok && a != nil {
 			st.LeafPort = a.Port
+		}
+	}
+	if s.wsAddr != "" {
+		if a, ok := s.bound[s.wsAddr].(*net.TCPAddr); ok && a != nil {
+			st.WebsocketPort = a.Port
 		}
 	}
 	s.mu.Unlock()
@@ -289,6 +296,10 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 		ci.TLSCipher = tls.CipherSuiteName(t.cipher)
 		ci.TLSPeerCerts = t.peer
 		ci.TLSFirst = t.first
+	}
+	if c.ws != nil {
+		// As nats-server's clientTypeString.
+		ci.Type = "websocket"
 	}
 	if c.kind == kindLeaf {
 		ci.Kind, ci.Type, ci.Lang = "Leafnode", "", ""

@@ -440,6 +440,7 @@ func (t *tlsTransport) release() {
 type tlsConfigs struct {
 	client atomic.Pointer[tls.Config] // the client port's; nil: plaintext
 	leaf   atomic.Pointer[tls.Config] // the leafnode port's
+	ws     atomic.Pointer[tls.Config] // the websocket port's
 }
 
 // buildTLS reads opts' certificate files into configurations.
@@ -460,6 +461,12 @@ func buildTLS(opts *conf.Options) (client, leafCfg *tls.Config, err error) {
 func (s *Server) storeTLS(client, leafCfg *tls.Config) {
 	s.tls.client.Store(client)
 	s.tls.leaf.Store(leafCfg)
+	var ws *tls.Config
+	if t := s.opts.Websocket.TLS; t != nil && s.opts.Websocket.Port != 0 {
+		// Checked when the options were read.
+		ws, _ = t.ServerConfig()
+	}
+	s.tls.ws.Store(ws)
 }
 
 // tlsTimeout is how long t's handshake may take.

@@ -1,11 +1,14 @@
 package loop
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/flate"
 	"github.com/panjf2000/gnet/v2"
 )
 
@@ -44,11 +47,21 @@ type worker struct {
 	// Scratch of compressed leaf links (s2.go).
 	s2in, s2out []byte
 	s2iov       [][]byte
-	depth       int                    // accounts crossed by the message being delivered
-	subj        [maxImportDepth][]byte // scratch for mapped subjects, one per depth
-	proto       []byte                 // scratch for protocol lines to other connections
-	stats       workerStats
-	now         int64 // unix nanos at the start of the current event
+	// Scratch of websocket connections (ws.go): frames assembled for a
+	// write, a deflated flush, an inflater and its output.
+	wsVec    [][]byte
+	wsOut    []byte
+	wsZ      *flate.Writer
+	wsZbuf   appendBuf
+	wsReader io.ReadCloser
+	wsSrc    *bytes.Reader
+	wsIn     []byte
+
+	depth int                    // accounts crossed by the message being delivered
+	subj  [maxImportDepth][]byte // scratch for mapped subjects, one per depth
+	proto []byte                 // scratch for protocol lines to other connections
+	stats workerStats
+	now   int64 // unix nanos at the start of the current event
 	// Message counters, counted plainly by the loop and published to
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64

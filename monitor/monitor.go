@@ -390,6 +390,13 @@ func (m *Monitor) Varz() *Varz {
 		v.LeafNode.TLSRequired = ln.TLS != nil
 		v.LeafNode.TLSVerify = ln.TLS.VerifiesClients()
 	}
+	if ws := &o.Websocket; ws.Port != 0 {
+		v.Websocket = WebsocketOptsVarz{
+			Host: ws.Host, Port: st.WebsocketPort, Advertise: ws.Advertise, NoAuthUser: ws.NoAuthUser,
+			JWTCookie: ws.JWTCookie, HandshakeTimeout: ws.HandshakeTimeout, AuthTimeout: ws.AuthTimeout.Seconds(),
+			NoTLS: ws.NoTLS, SameOrigin: ws.SameOrigin, AllowedOrigins: ws.AllowedOrigins, Compression: ws.Compression,
+		}
+	}
 	if o.TLS != nil {
 		v.TLSRequired = !o.AllowNonTLS
 		v.TLSVerify = o.TLS.VerifiesClients()

@@ -38,7 +38,7 @@ type Varz struct {
 	Gateway              struct{}          `json:"gateway"`
 	LeafNode             LeafNodeOptsVarz  `json:"leaf"`
 	MQTT                 struct{}          `json:"mqtt"`
-	Websocket            struct{}          `json:"websocket"`
+	Websocket            WebsocketOptsVarz `json:"websocket"`
 	JetStream            struct{}          `json:"jetstream"`
 	TLSTimeout           float64           `json:"tls_timeout"`
 	WriteDeadline        time.Duration     `json:"write_deadline"`
@@ -75,6 +75,21 @@ type Varz struct {
 	SlowConsumersStats   *KindStats        `json:"slow_consumer_stats"`
 	StaleConnectionStats *KindStats        `json:"stale_connection_stats,omitempty"`
 	DiskIOWaitStats      *DiskIOWaitStats  `json:"disk_io_wait_stats"`
+}
+
+// WebsocketOptsVarz is /varz's "websocket": the websocket listener.
+type WebsocketOptsVarz struct {
+	Host             string        `json:"host,omitempty"`
+	Port             int           `json:"port,omitempty"`
+	Advertise        string        `json:"advertise,omitempty"`
+	NoAuthUser       string        `json:"no_auth_user,omitempty"`
+	JWTCookie        string        `json:"jwt_cookie,omitempty"`
+	HandshakeTimeout time.Duration `json:"handshake_timeout,omitempty"`
+	AuthTimeout      float64       `json:"auth_timeout,omitempty"`
+	NoTLS            bool          `json:"no_tls,omitempty"`
+	SameOrigin       bool          `json:"same_origin,omitempty"`
+	AllowedOrigins   []string      `json:"allowed_origins,omitempty"`
+	Compression      bool          `json:"compression,omitempty"`
 }
 
 // LeafNodeOptsVarz is /varz's "leaf": the leafnode listener and remotes.

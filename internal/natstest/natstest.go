@@ -203,3 +203,10 @@ func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// WSHostPort is the Canopy websocket listener's host:port.
+func (c *Canopy) WSHostPort() string { return c.WebsocketAddr().String() }
+
+// WebsocketPort is the nats-server websocket listener's port (written back
+// into its options when the config says -1).
+func (n *NATS) WebsocketPort() int { return n.opts.Websocket.Port }
