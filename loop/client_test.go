@@ -653,7 +653,12 @@ func TestClientFanout(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	flush(t, pc)
+	// The publisher's PONG comes after its million deliveries have been
+	// handed on, which under the race detector can take longer than the
+	// usual wait: the same 60 s as the deliveries themselves.
+	if err := pc.FlushTimeout(60 * time.Second); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {

@@ -404,31 +404,10 @@ func TestTLSSlowConsumer(t *testing.T) {
 		t.Fatalf("slow subscriber: %q %v", line, err)
 	}
 
-	fc := tlsConnect(t, addr, ca)
-	var got atomic.Int64
-	fast, err := fc.Subscribe("flood", func(*nats.Msg) { got.Add(1) })
-	if err != nil {
-		t.Fatal(err)
-	}
-	fast.SetPendingLimits(-1, -1)
-	flush(t, fc)
 	var dropped atomic.Bool
+	fc := tlsConnect(t, addr, ca)
 	pc := tlsConnect(t, addr, ca, nats.DisconnectErrHandler(func(*nats.Conn, error) { dropped.Store(true) }))
-	const size, msgs = 16 << 10, 4096 // 64 MiB
-	payload := make([]byte, size)
-	for i := 0; i < msgs; i++ {
-		if err := pc.Publish("flood", payload); err != nil {
-			t.Fatalf("publish %d: %v", i, err)
-		}
-	}
-	flush(t, pc)
-	natstest.WaitFor(t, 30*time.Second, "the reading subscriber to get every message", func() bool { return got.Load() == msgs })
-	if dropped.Load() {
-		t.Fatal("the publisher was disconnected")
-	}
-	if n := s.Stats().SlowConsumers; n != 1 {
-		t.Fatalf("%d slow consumers, want the one that never read", n)
-	}
+	floodPastSlow(t, s, fc, pc, &dropped)
 	// The slow one finds its connection closed once it reads what the
 	// kernel still held for it, most likely in the middle of a record.
 	tc.SetReadDeadline(time.Now().Add(10 * time.Second))

@@ -23,7 +23,19 @@ func TestWebsocketSlowConsumer(t *testing.T) {
 	if got := slow.text("PONG\r\n"); got != "PONG\r\n" {
 		t.Fatalf("slow subscriber: %q", got)
 	}
+	var dropped atomic.Bool
 	fc := connect(t, "ws://"+ws)
+	pc := connect(t, "ws://"+ws, nats.DisconnectErrHandler(func(*nats.Conn, error) { dropped.Store(true) }))
+	floodPastSlow(t, s, fc, pc, &dropped)
+}
+
+// floodPastSlow publishes 64 MiB on pc to a subscriber on fc that reads,
+// while one subscriber that never reads holds a subscription already:
+// the reader must get every message, the publisher must stay connected
+// (dropped says whether it was), and exactly one slow consumer must have
+// been closed.
+func floodPastSlow(t *testing.T, s *natstest.Canopy, fc, pc *nats.Conn, dropped *atomic.Bool) {
+	t.Helper()
 	var got atomic.Int64
 	fast, err := fc.Subscribe("flood", func(*nats.Msg) { got.Add(1) })
 	if err != nil {
@@ -31,8 +43,6 @@ func TestWebsocketSlowConsumer(t *testing.T) {
 	}
 	fast.SetPendingLimits(-1, -1)
 	flush(t, fc)
-	var dropped atomic.Bool
-	pc := connect(t, "ws://"+ws, nats.DisconnectErrHandler(func(*nats.Conn, error) { dropped.Store(true) }))
 	const size, msgs = 16 << 10, 4096 // 64 MiB
 	payload := make([]byte, size)
 	for i := 0; i < msgs; i++ {
