@@ -2,7 +2,6 @@ package loop
 
 import (
 	"context"
-	"encoding/json"
 	"math/rand/v2"
 	"time"
 
@@ -147,10 +146,7 @@ func (s *Server) appendLDMInfo(b []byte, c *client) []byte {
 	inf.ClientID = c.cid
 	inf.ClientIP = c.ip()
 	inf.LDM = true
-	js, _ := json.Marshal(&inf)
-	b = append(b, "INFO "...)
-	b = append(b, js...)
-	return append(b, " \r\n"...)
+	return frameInfo(b, &inf)
 }
 
 // closeOnLoop closes c, without a word, on its own loop. It may be called

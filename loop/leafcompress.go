@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -144,7 +143,7 @@ func (c *client) negotiateCompression(theirs string) (bool, error) {
 	if !needsCompression(cm) {
 		return false, nil
 	}
-	inf := c.srv.leafInfo(c)
+	inf := c.srv.hubLeafInfo(c)
 	inf.Compression = cm
 	if ours == compressAuto {
 		inf.Compression = compressAuto
@@ -155,8 +154,7 @@ func (c *client) negotiateCompression(theirs string) (bool, error) {
 			Proto: inf.Proto, Go: inf.Go, Headers: inf.Headers, MaxPayload: inf.MaxPayload,
 			ClientID: c.cid, Compression: inf.Compression}
 	}
-	js, _ := json.Marshal(inf)
-	msg := append(append([]byte("INFO "), js...), " \r\n"...)
+	msg := frameInfo(nil, inf)
 	layer := &s2Layer{level: cm, readOn: true, writeOn: true}
 	if l.remote != nil {
 		// Ours goes out in plaintext; from then on we write S2.

@@ -459,7 +459,18 @@ func (s *Server) appendInfo(b []byte, c *client, connectInfo bool) []byte {
 			inf.AccIsSys = c.acc.info != nil && c.acc.info.System
 		}
 	}
-	js, _ := json.Marshal(&inf)
+	return frameInfo(b, &inf)
+}
+
+// frameInfo appends "INFO {...} \r\n" for any INFO (a client's, a
+// leaf's): the one place INFO lines are framed.
+func frameInfo(b []byte, inf any) []byte {
+	js, _ := json.Marshal(inf)
+	return frameInfoJSON(b, js)
+}
+
+// frameInfoJSON frames INFO JSON that is already encoded.
+func frameInfoJSON(b, js []byte) []byte {
 	b = append(b, "INFO "...)
 	b = append(b, js...)
 	return append(b, " \r\n"...)
