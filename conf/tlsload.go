@@ -174,20 +174,13 @@ func (l *loader) tlsNames(e node) ([]node, bool) {
 // tlsTimeout reads a handshake timeout: seconds (integer or fraction) or a
 // duration string.
 func (l *loader) tlsTimeout(e node) (time.Duration, bool) {
-	var d time.Duration
-	switch x := e.v.(type) {
-	case int64:
-		d = time.Duration(x) * time.Second
-	case float64:
-		d = time.Duration(x * float64(time.Second))
-	case string:
-		var err error
-		if d, err = time.ParseDuration(x); err != nil {
-			l.errAt(e, "error parsing tls config, 'timeout' %s", err)
-			return 0, false
-		}
-	default:
+	d, typed, err := seconds(e.v)
+	switch {
+	case !typed:
 		l.errAt(e, "error parsing tls config, 'timeout' wrong type")
+		return 0, false
+	case err != nil:
+		l.errAt(e, "error parsing tls config, 'timeout' %s", err)
 		return 0, false
 	}
 	if d < 0 {

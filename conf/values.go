@@ -284,20 +284,13 @@ func (l *loader) nonNegDuration(n node) (time.Duration, bool) {
 // float, or a duration string. Like nats-server it warns above a minute,
 // which usually means an unquoted 1m was read as one million.
 func (l *loader) authTimeout(n node) (time.Duration, bool) {
-	var d time.Duration
-	switch x := n.v.(type) {
-	case int64:
-		d = time.Duration(x) * time.Second
-	case float64:
-		d = time.Duration(x * float64(time.Second))
-	case string:
-		var err error
-		if d, err = time.ParseDuration(strings.TrimSpace(x)); err != nil {
-			l.invalid(n, "cannot read duration %q", x)
-			return 0, false
-		}
-	default:
+	d, typed, err := seconds(n.v)
+	switch {
+	case !typed:
 		l.invalid(n, "expected seconds or a duration such as \"2s\", got %s", describe(n.v))
+		return 0, false
+	case err != nil:
+		l.invalid(n, "cannot read duration %q", n.v)
 		return 0, false
 	}
 	if d < 0 {
@@ -357,4 +350,20 @@ func (l *loader) hostPort(n node) (string, int, bool) {
 		l.invalid(n, "expected a port or host:port, got %s", describe(n.v))
 		return "", 0, false
 	}
+}
+
+// seconds reads a timeout as nats-server's config writes them: seconds,
+// as an integer or a fraction, or a duration string. typed is false for a
+// value of any other type; err is a duration string's parse error.
+func seconds(v any) (d time.Duration, typed bool, err error) {
+	switch x := v.(type) {
+	case int64:
+		return time.Duration(x) * time.Second, true, nil
+	case float64:
+		return time.Duration(x * float64(time.Second)), true, nil
+	case string:
+		d, err := time.ParseDuration(strings.TrimSpace(x))
+		return d, true, err
+	}
+	return 0, false, nil
 }

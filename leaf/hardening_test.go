@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -129,34 +128,12 @@ func TestLeafBcryptConnectNoStall(t *testing.T) {
 			hub := start(t, k, text)
 			nc := connect(t, hub, "")
 			flush(t, nc)
-			var wg sync.WaitGroup
 			rs := make([]*rawLeaf, leafs)
 			for i := range rs {
 				rs[i] = dialRawLeaf(t, hub)
 				rs[i].until("INFO ")
 			}
-			stop := make(chan struct{})
-			var worst time.Duration
-			var pings int
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					began := time.Now()
-					if err := nc.FlushTimeout(30 * time.Second); err != nil {
-						t.Errorf("flush: %v", err)
-						return
-					}
-					worst = max(worst, time.Since(began))
-					pings++
-					time.Sleep(time.Millisecond)
-				}
-			}()
+			stop := natstest.WatchRoundTrips(t, nc)
 			began := time.Now()
 			for i, r := range rs {
 				pass := "wrong"
@@ -173,8 +150,7 @@ func TestLeafBcryptConnectNoStall(t *testing.T) {
 				}
 			}
 			all := time.Since(began)
-			close(stop)
-			wg.Wait()
+			worst, pings := stop()
 			t.Logf("%v: %d bcrypt (%v each here) leaf CONNECTs answered in %v; a client on the same loop: %d PINGs, worst round trip %v",
 				k, leafs, one.Round(time.Millisecond), all.Round(time.Millisecond), pings, worst.Round(100*time.Microsecond))
 			// Before the fix the worst was some 13 checks' time; a loaded

@@ -4,39 +4,15 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"go/build"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/canopy-nats/canopy/internal/natstest"
 	"github.com/nats-io/nats.go"
 )
-
-// natsCLI finds the nats command line tool (natscli): $NATS_CLI, which
-// `make test` sets after installing natscli v0.5.0 into .cache/bin (and
-// then the test must run), else one on PATH or in GOPATH/bin, else the
-// test skips: natscli is a tool, not a Go dependency of the module.
-func natsCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NATS_CLI"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("NATS_CLI=%s: %v", p, err)
-		}
-		return p
-	}
-	if p, err := exec.LookPath("nats"); err == nil {
-		return p
-	}
-	p := filepath.Join(build.Default.GOPATH, "bin", "nats")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	t.Skip("the nats CLI is not installed (go install github.com/nats-io/natscli/nats@latest)")
-	return ""
-}
 
 // cli runs the nats CLI against url with a private config home, so no
 // user context changes what it does.
@@ -53,7 +29,7 @@ func cli(t *testing.T, bin, url string, args ...string) *exec.Cmd {
 // TestNatsCLI: the nats CLI publishes, subscribes and makes requests
 // through Canopy, with the seed's token authorization.
 func TestNatsCLI(t *testing.T) {
-	bin := natsCLI(t)
+	bin := natstest.NATSCLI(t)
 	s, _ := startCanopy(t, `authorization { token: "s3cr3t" }`)
 	url := "nats://s3cr3t@" + s.ClientAddr().String()
 	nc := connect(t, url)

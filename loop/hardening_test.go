@@ -5,7 +5,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -139,27 +138,7 @@ func TestAuthTimeoutWhileQueued(t *testing.T) {
 	for i := range cs {
 		cs[i] = dialRaw(t, addr)
 	}
-	stop := make(chan struct{})
-	var worst time.Duration
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			began := time.Now()
-			if err := nc.FlushTimeout(30 * time.Second); err != nil {
-				t.Errorf("flush: %v", err)
-				return
-			}
-			worst = max(worst, time.Since(began))
-			time.Sleep(time.Millisecond)
-		}
-	}()
+	stop := natstest.WatchRoundTrips(t, nc)
 	began := time.Now()
 	for _, c := range cs {
 		c.send(`CONNECT {"verbose":false,"pedantic":false,"user":"bob","pass":"bobpw"}` + "\r\nPING\r\n")
@@ -182,8 +161,7 @@ func TestAuthTimeoutWhileQueued(t *testing.T) {
 		}
 		last = max(last, time.Since(began))
 	}
-	close(stop)
-	wg.Wait()
+	worst, _ := stop()
 	natstest.WaitFor(t, wait, "the auth queue to empty", func() bool { return s.AuthBacklog() == 0 })
 	t.Logf("%d bcrypt CONNECTs (%v each here), auth timeout 0.5 s: %d in, %d timed out, all answered in %v; a client on the same loop: worst PING round trip %v",
 		n, one.Round(time.Millisecond), ok, timedOut, last.Round(time.Millisecond), worst.Round(100*time.Microsecond))

@@ -98,7 +98,7 @@ func (s *Server) hubLeafInfo(c *client) *leaf.Info {
 	}
 	if t := s.opts.LeafNode.TLS; t != nil {
 		inf.TLSRequired = true
-		inf.TLSVerify = t.Verify || t.VerifyAndMap
+		inf.TLSVerify = t.VerifiesClients()
 	}
 	if !s.opts.LeafNode.NoAdvertise {
 		inf.LeafNodeURLs = s.leafURLs(port)
@@ -406,11 +406,7 @@ func (c *client) dialTLS() (*tlsTransport, error) {
 	if cfg.ServerName == "" {
 		cfg.ServerName = tlsName(r.URL(), r.Config().URLs)
 	}
-	timeout := o.Timeout
-	if timeout <= 0 {
-		timeout = conf.DefaultTLSTimeout
-	}
-	return c.newTLS(cfg, false, timeout, tlsHandshaking), nil
+	return c.newTLS(cfg, false, o.HandshakeTimeout(), tlsHandshaking), nil
 }
 
 // leafConnectHub sends our CONNECT once the hub's first INFO is accepted

@@ -51,9 +51,14 @@ var (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// s2CRC is the framing format's checksum: CRC-32C, rotated and offset.
+// s2CRC is the framing format's checksum: CRC-32C, masked.
 func s2CRC(b []byte) uint32 {
-	c := crc32.Update(0, crcTable, b)
+	return s2Mask(crc32.Update(0, crcTable, b))
+}
+
+// s2Mask turns a CRC-32C into the framing format's checksum: rotated and
+// offset.
+func s2Mask(c uint32) uint32 {
 	return (c>>15 | c<<17) + 0xa282ead8
 }
 
@@ -309,7 +314,7 @@ func (l *s2Layer) outputPlain(c *client, pieces [][]byte) (int, error) {
 		n    int  // its data so far
 		sum  uint32
 		seal = func() {
-			m := (sum>>15 | sum<<17) + 0xa282ead8
+			m := s2Mask(sum)
 			h := hdrs[at : at+8]
 			h[0] = s2ChunkUncompressed
 			h[1], h[2], h[3] = byte(n+4), byte((n+4)>>8), byte((n+4)>>16)

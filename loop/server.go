@@ -433,7 +433,7 @@ func (s *Server) baseInfo() clientInfo {
 	if t := s.opts.TLS; t != nil {
 		inf.TLSRequired = !s.opts.AllowNonTLS
 		inf.TLSAvailable = s.opts.AllowNonTLS
-		inf.TLSVerify = t.Verify || t.VerifyAndMap
+		inf.TLSVerify = t.VerifiesClients()
 	}
 	return inf
 }

@@ -60,8 +60,8 @@ type tlsTransport struct {
 	// after runs on the loop once the handshake has succeeded, before
 	// what arrived with it is parsed (a handshake_first server sends its
 	// INFO, a leaf remote its CONNECT).
-	after func()
-	start func() // tlsWaitFirst, tlsMaybe: begins the handshake
+	after   func()
+	timeout time.Duration // how long the handshake may take
 
 	// Read by monitoring (on the loop, through onLoops) once live.
 	version uint16
@@ -197,7 +197,7 @@ func (p *tlsPipe) SetWriteDeadline(t time.Time) error { return nil }
 // the handshake at once.
 func (c *client) newTLS(cfg *tls.Config, server bool, timeout time.Duration, phase tlsPhase) *tlsTransport {
 	p := newTLSPipe(c.conn)
-	t := &tlsTransport{phase: phase, pipe: p, server: server, leaf: c.kind == kindLeaf}
+	t := &tlsTransport{phase: phase, pipe: p, server: server, leaf: c.kind == kindLeaf, timeout: timeout}
 	if server {
 		t.conn = tls.Server(p, cfg)
 	} else {
@@ -205,9 +205,7 @@ func (c *client) newTLS(cfg *tls.Config, server bool, timeout time.Duration, pha
 	}
 	c.push(t)
 	if phase == tlsHandshaking {
-		t.handshake(c, nil, timeout)
-	} else {
-		t.start = func() { t.handshake(c, nil, timeout) }
+		t.handshake(c, nil)
 	}
 	return t
 }
@@ -215,14 +213,13 @@ func (c *client) newTLS(cfg *tls.Config, server bool, timeout time.Duration, pha
 // handshake runs the handshake on a goroutine of its own: public-key
 // crypto takes milliseconds, which no loop can spare. early is what the
 // peer sent already.
-func (t *tlsTransport) handshake(c *client, early []byte, timeout time.Duration) {
+func (t *tlsTransport) handshake(c *client, early []byte) {
 	t.phase = tlsHandshaking
-	t.start = nil
 	if len(early) > 0 {
 		t.pipe.feed(early)
 	}
 	c.srv.log.Debugf("%s - Starting TLS %s handshake", c, t.role())
-	timer := time.AfterFunc(timeout, func() { t.pipe.fail(errTLSTimeout) })
+	timer := time.AfterFunc(t.timeout, func() { t.pipe.fail(errTLSTimeout) })
 	go func() {
 		err := t.conn.Handshake()
 		timer.Stop()
@@ -322,12 +319,10 @@ func (t *tlsTransport) input(c *client, raw []byte) {
 		t.pipe.feed(raw)
 	case tlsWaitFirst:
 		// Whatever the peer sends first is taken for its ClientHello.
-		t.start = nil
-		t.handshake(c, raw, c.srv.tlsTimeout(t))
+		t.handshake(c, raw)
 	case tlsMaybe:
 		if len(raw) > 0 && raw[0] == tlsHandshakeRecord {
-			t.start = nil
-			t.handshake(c, raw, c.srv.tlsTimeout(t))
+			t.handshake(c, raw)
 			return
 		}
 		// A plaintext client, which allow_non_tls lets in.
@@ -469,30 +464,12 @@ func (s *Server) storeTLS(client, leafCfg *tls.Config) {
 	s.tls.ws.Store(ws)
 }
 
-// tlsTimeout is how long t's handshake may take.
-func (s *Server) tlsTimeout(t *tlsTransport) time.Duration {
-	var o *conf.TLS
-	switch {
-	case !t.leaf:
-		o = s.opts.TLS
-	case t.server:
-		o = s.opts.LeafNode.TLS
-	}
-	if o != nil && o.Timeout > 0 {
-		return o.Timeout
-	}
-	return conf.DefaultTLSTimeout
-}
-
 // openTLS sets up TLS on an accepted connection (client or leaf port)
 // whose listener has cfg. It returns whether INFO goes out now, in
 // plaintext; when it does not, info is queued once TLS is up (or the
 // fallback delay has passed).
 func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (infoNow bool) {
-	timeout := conf.DefaultTLSTimeout
-	if o.Timeout > 0 {
-		timeout = o.Timeout
-	}
+	timeout := o.HandshakeTimeout()
 	queueInfo := func() {
 		c.out = append(c.out, info()...)
 		c.w.markDirty(c)
@@ -514,7 +491,7 @@ func (c *client) openTLS(cfg *tls.Config, o *conf.TLS, info func() []byte) (info
 				_, _ = c.conn.Write(out)
 				t.first = false
 				t.after = nil
-				t.start()
+				t.handshake(c, nil)
 			})
 		})
 		return false

@@ -60,14 +60,17 @@ func (l *xlink) pass(c *client, b []byte) {
 }
 
 // emit hands what a transform encoded to the one below it, or to gnet.
+// The bottom transform writes to gnet directly, so only a transform with
+// one below lends the one-piece scratch, and each reads what it was lent
+// before it lends it on.
 func (l *xlink) emit(c *client, b []byte) (int, error) {
-	if l.down != nil {
-		c.w.one[0] = b
-		n, err := l.down.output(c, c.w.one[:])
-		c.w.one[0] = nil
-		return n, err
+	if l.down == nil {
+		return c.conn.Write(b)
 	}
-	return c.conn.Write(b)
+	c.w.one[0] = b
+	n, err := l.down.output(c, c.w.one[:])
+	c.w.one[0] = nil
+	return n, err
 }
 
 // emitv hands several pieces down at once: to the transform below, or to

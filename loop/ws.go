@@ -834,7 +834,7 @@ func (l *wsLayer) output(c *client, pieces [][]byte) (int, error) {
 		n := l.frameHeader(l.ohdr[:], wsBinary, true, false, total)
 		vec := append(w.wsVec[:0], l.ohdr[:n])
 		vec = append(vec, pieces...)
-		k, err := l.emitv(c, vec)
+		k, err := l.xl.emitv(c, vec)
 		clear(vec)
 		w.wsVec = vec[:0]
 		return k, err
@@ -956,14 +956,6 @@ func (l *wsLayer) deflate(c *client, out []byte, pieces [][]byte) []byte {
 		first = false
 	}
 	return out
-}
-
-// emitv hands frames to the transform below, or to gnet with one writev.
-func (l *wsLayer) emitv(c *client, vec [][]byte) (int, error) {
-	if l.xl.down != nil {
-		return l.xl.down.output(c, vec)
-	}
-	return c.conn.Writev(vec)
 }
 
 // appendBuf is an io.Writer that appends to b.

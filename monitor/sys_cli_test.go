@@ -2,10 +2,8 @@ package monitor_test
 
 import (
 	"context"
-	"go/build"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -16,42 +14,6 @@ import (
 
 	"github.com/canopy-nats/canopy/internal/natstest"
 )
-
-// natsCLI finds natscli: $NATS_CLI (make test installs v0.5.0 and sets
-// it), else one on PATH or in GOPATH/bin; without one the test skips.
-func natsCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("NATS_CLI"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("NATS_CLI=%s: %v", p, err)
-		}
-		return p
-	}
-	if p, err := exec.LookPath("nats"); err == nil {
-		return p
-	}
-	if p := filepath.Join(build.Default.GOPATH, "bin", "nats"); fileExists(p) {
-		return p
-	}
-	t.Skip("natscli is not installed (make .cache/bin/nats)")
-	return ""
-}
-
-// cliIfInstalled is natscli's path, or "" when it is not installed.
-func cliIfInstalled() string {
-	if p := os.Getenv("NATS_CLI"); p != "" && fileExists(p) {
-		return p
-	}
-	if p, err := exec.LookPath("nats"); err == nil {
-		return p
-	}
-	return ""
-}
-
-func fileExists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
-}
 
 // runCLI runs natscli as the system user against url, with a private
 // home so no saved context applies, and returns what it printed.
@@ -82,7 +44,7 @@ func labels(out string) []string {
 // nats-server with the same config: each must succeed on both, and the
 // reports must have the same fields.
 func TestSysNatsCLI(t *testing.T) {
-	bin := natsCLI(t)
+	bin := natstest.NATSCLI(t)
 	type run struct {
 		out string
 		err error
@@ -141,7 +103,7 @@ func TestSysNatsCLI(t *testing.T) {
 // TestSysNatsEvents: `nats events` shows a client's connection and
 // disconnection and a failed login, on both servers.
 func TestSysNatsEvents(t *testing.T) {
-	bin := natsCLI(t)
+	bin := natstest.NATSCLI(t)
 	sysServers(t, sysConf, func(t *testing.T, url, id string) {
 		done := make(chan string, 1)
 		go func() {

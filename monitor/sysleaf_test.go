@@ -85,7 +85,7 @@ leafnodes {
 		got = pingAll(t, lc, 500*time.Millisecond)
 		return fmt.Sprint(got) == fmt.Sprint(want)
 	})
-	if bin := cliIfInstalled(); bin != "" {
+	if bin := natstest.NATSCLIIfInstalled(); bin != "" {
 		out, err := runCLI(t, bin, "nats://"+hub.Addr().String(), 20*time.Second, "server", "list", "2")
 		if err != nil || !strings.Contains(out, leaf.ID()) {
 			t.Errorf("nats server list on the hub does not show the Canopy leaf %s: %v\n%s", leaf.ID(), err, out)
