@@ -8,41 +8,6 @@ import (
 	"github.com/nats-io/nuid"
 )
 
-// Info is the INFO a hub sends on its leafnode port, and the connect-info
-// INFO it sends after CONNECT. Field names and order are nats-server's.
-type Info struct {
-	ServerID      string      `json:"server_id"`
-	ServerName    string      `json:"server_name"`
-	Version       string      `json:"version"`
-	Proto         int         `json:"proto"`
-	Go            string      `json:"go"`
-	Host          string      `json:"host"`
-	Port          int         `json:"port"`
-	Headers       bool        `json:"headers"`
-	AuthRequired  bool        `json:"auth_required,omitempty"`
-	TLSRequired   bool        `json:"tls_required,omitempty"`
-	TLSVerify     bool        `json:"tls_verify,omitempty"`
-	MaxPayload    int32       `json:"max_payload"`
-	IP            string      `json:"ip,omitempty"`
-	ClientID      uint64      `json:"client_id,omitempty"`
-	Nonce         string      `json:"nonce,omitempty"`
-	Cluster       string      `json:"cluster,omitempty"`
-	Compression   string      `json:"compression,omitempty"`
-	ConnectInfo   bool        `json:"connect_info,omitempty"`
-	RemoteAccount string      `json:"remote_account,omitempty"`
-	AccIsSys      bool        `json:"acc_is_sys,omitempty"`
-	Import        *Permission `json:"import,omitempty"`
-	Export        *Permission `json:"export,omitempty"`
-	InfoOnConnect bool        `json:"info_on_connect,omitempty"`
-	LeafNodeURLs  []string    `json:"leafnode_urls,omitempty"`
-}
-
-// Permission is an allow and a deny list as INFO carries them.
-type Permission struct {
-	Allow []string `json:"allow,omitempty"`
-	Deny  []string `json:"deny,omitempty"`
-}
-
 // Connect is the CONNECT a leaf sends to its hub.
 type Connect struct {
 	Version       string   `json:"version,omitempty"`

@@ -152,7 +152,7 @@ func (c *client) negotiateCompression(theirs string) (bool, error) {
 		// The dialler's INFO says little beyond its mode.
 		inf = &leaf.Info{ServerID: inf.ServerID, ServerName: inf.ServerName, Version: inf.Version,
 			Proto: inf.Proto, Go: inf.Go, Headers: inf.Headers, MaxPayload: inf.MaxPayload,
-			ClientID: c.cid, Compression: inf.Compression}
+			ClientID: c.cid, Compression: inf.Compression, APILevel: inf.APILevel}
 	}
 	msg := frameInfo(nil, inf)
 	layer := &s2Layer{level: cm, readOn: true, writeOn: true}

@@ -95,6 +95,7 @@ func (s *Server) hubLeafInfo(c *client) *leaf.Info {
 		Nonce:         c.nonce,
 		InfoOnConnect: true,
 		Compression:   s.compressionInfo(),
+		APILevel:      leaf.APILevel,
 	}
 	if t := s.opts.LeafNode.TLS; t != nil {
 		inf.TLSRequired = true

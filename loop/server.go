@@ -388,37 +388,14 @@ func (s *Server) workerOf(el gnet.EventLoop) *worker {
 	return w
 }
 
-// clientInfo is the INFO a client receives on connect, in nats-server's
-// field order.
-type clientInfo struct {
-	ServerID      string `json:"server_id"`
-	ServerName    string `json:"server_name"`
-	Version       string `json:"version"`
-	Proto         int    `json:"proto"`
-	Go            string `json:"go"`
-	Host          string `json:"host"`
-	Port          int    `json:"port"`
-	Headers       bool   `json:"headers"`
-	AuthRequired  bool   `json:"auth_required,omitempty"`
-	TLSRequired   bool   `json:"tls_required,omitempty"`
-	TLSVerify     bool   `json:"tls_verify,omitempty"`
-	TLSAvailable  bool   `json:"tls_available,omitempty"`
-	MaxPayload    int32  `json:"max_payload"`
-	ClientID      uint64 `json:"client_id,omitempty"`
-	ClientIP      string `json:"client_ip,omitempty"`
-	Nonce         string `json:"nonce,omitempty"`
-	ConnectInfo   bool   `json:"connect_info,omitempty"`
-	RemoteAccount string `json:"remote_account,omitempty"`
-	AccIsSys      bool   `json:"acc_is_sys,omitempty"`
-	LDM           bool   `json:"ldm,omitempty"`
-}
-
-func (s *Server) baseInfo() clientInfo {
+// baseInfo is the INFO a client receives on connect, before what is
+// particular to the connection.
+func (s *Server) baseInfo() leaf.Info {
 	host, port := s.opts.Host, s.opts.Port
 	if a, ok := s.ClientAddr().(*net.TCPAddr); ok && a != nil {
 		port = a.Port
 	}
-	inf := clientInfo{
+	inf := leaf.Info{
 		ServerID:     s.id,
 		ServerName:   s.name,
 		Version:      CompatVersion,
@@ -429,6 +406,7 @@ func (s *Server) baseInfo() clientInfo {
 		Headers:      !s.opts.NoHeaderSupport,
 		AuthRequired: s.authRequired(),
 		MaxPayload:   s.opts.MaxPayload,
+		APILevel:     leaf.APILevel,
 	}
 	if t := s.opts.TLS; t != nil {
 		inf.TLSRequired = !s.opts.AllowNonTLS

@@ -130,7 +130,7 @@ func (s *Server) wsUpgraded(c *client, l *wsLayer) {
 
 // wsInfo adjusts a websocket client's INFO as nats-server does: the
 // websocket listener's host, port and TLS, and its own auth_required.
-func (s *Server) wsInfo(inf *clientInfo) {
+func (s *Server) wsInfo(inf *leaf.Info) {
 	o := &s.opts.Websocket
 	inf.Host = o.Host
 	inf.Port = o.Port
