@@ -248,6 +248,9 @@ func buildConfigAccounts(opts *conf.Options) (map[string]*AccountInfo, string, e
 			e := &Export{Subject: ce.Subject, Service: ce.Service}
 			if ce.Service {
 				e.ResponseType = "Singleton"
+				if ce.Response != "" {
+					e.ResponseType = ce.Response
+				}
 			}
 			if !sublist.ValidSubject(ce.Subject) {
 				return nil, "", fmt.Errorf("Error adding %s export %q: %w", kind, ce.Subject, ErrInvalidSubject)

@@ -412,6 +412,7 @@ func (l *loader) exports(n node) []*Export {
 		}
 		x := &Export{}
 		kinds := 0
+		var response *node
 		for _, e := range entries(el, m) {
 			switch strings.ToLower(e.key) {
 			case "stream", "service":
@@ -427,12 +428,35 @@ func (l *loader) exports(n node) []*Export {
 				x.Accounts, _ = l.stringList(e)
 			case "account_token_position":
 				l.refuse(e, "ignoring it would make the export public")
-			case "response", "response_type", "threshold", "response_threshold",
+			case "response", "response_type":
+				if response != nil {
+					l.errAt(e, "Duplicate response type definition")
+					continue
+				}
+				response = &e
+				s, ok := l.str(e)
+				if !ok {
+					continue
+				}
+				switch strings.ToLower(s) {
+				case "single", "singleton":
+					x.Response = "Singleton"
+				case "stream":
+					x.Response = "Stream"
+				case "chunk", "chunked":
+					x.Response = "Chunked"
+				default:
+					l.invalid(e, "Unknown response type: %q", s)
+				}
+			case "threshold", "response_threshold",
 				"response_max_time", "response_time", "latency", "allow_trace":
 				l.unsupported(e)
 			default:
 				l.unknown(e)
 			}
+		}
+		if response != nil && kinds == 1 && !x.Service {
+			l.errAt(*response, "Detected response directive on non-service")
 		}
 		switch kinds {
 		case 0:

@@ -937,3 +937,31 @@ func TestEmptyConfigWarns(t *testing.T) {
 		t.Errorf("empty config: %v %v", warns, err)
 	}
 }
+
+// TestExportResponseType reads a service export's response type in every
+// spelling nats-server accepts, and refuses what it refuses.
+func TestExportResponseType(t *testing.T) {
+	o := mustParse(t, `accounts { A: { exports: [
+  { service: a, response: stream }
+  { service: b, response_type: Chunk }
+  { service: c, response: singleton }
+  { service: d }
+] } }`)
+	var got []string
+	for _, x := range o.Accounts[0].Exports {
+		got = append(got, x.Subject+"="+x.Response)
+	}
+	if want := []string{"a=Stream", "b=Chunked", "c=Singleton", "d="}; !reflect.DeepEqual(got, want) {
+		t.Errorf("response types %q, want %q", got, want)
+	}
+	for text, want := range map[string]string{
+		`accounts { A: { exports: [ { stream: a, response: stream } ] } }`:                        "Detected response directive on non-service",
+		`accounts { A: { exports: [ { service: a, response: lots } ] } }`:                         `Unknown response type: "lots"`,
+		`accounts { A: { exports: [ { service: a, response: stream, response_type: chunk } ] } }`: "Duplicate response type definition",
+	} {
+		_, _, err := Parse([]byte(text), "r.conf")
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "r.conf:1:") {
+			t.Errorf("%s: err %v, want r.conf:1:…%s", text, err, want)
+		}
+	}
+}

@@ -193,6 +193,9 @@ type Export struct {
 	Subject  string
 	Service  bool     // false: a stream
 	Accounts []string // nil means public
+	// Response is how a service may answer one request: "Singleton" (the
+	// default), "Stream" or "Chunked", as nats-server names the types.
+	Response string
 }
 
 // Import brings another account's stream or service in.

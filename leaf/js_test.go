@@ -396,3 +396,53 @@ func TestLeafJSAckWire(t *testing.T) {
 		})
 	}
 }
+
+// TestLeafJetStreamThroughImports puts accounts between JetStream and its
+// client: the leaf binds its link to account JS, which exports the
+// JetStream API (answered as a stream: one pull request, many messages),
+// the acks and the stream's subjects as services; the client is in
+// account APP and imports them. A pull consumer's messages cross the link
+// to the import's reply subject with the ack reply encoded, then the
+// import back into APP: the client must see the stream subject and an ack
+// reply that advances the ack floor. It runs with a Canopy leaf and, as
+// the reference, a nats-server leaf.
+func TestLeafJetStreamThroughImports(t *testing.T) {
+	t.Parallel()
+	for _, k := range []kind{canopyKind, natsKind} {
+		t.Run(k.String(), func(t *testing.T) {
+			t.Parallel()
+			hub := start(t, natsKind, jsConfig(t, "hub", "hub")+"leafnodes { listen: \"127.0.0.1:-1\" }\n")
+			lf := start(t, k, `server_name: leaf
+accounts {
+  JS: {
+    users: [ { user: js, password: js } ]
+    exports: [
+      { service: "$JS.hub.API.>", response: stream }
+      { service: "$JS.ACK.>" }
+      { service: "pull.>" }
+    ]
+  }
+  APP: {
+    users: [ { user: app, password: app } ]
+    imports: [
+      { service: { account: JS, subject: "$JS.hub.API.>" } }
+      { service: { account: JS, subject: "$JS.ACK.>" } }
+      { service: { account: JS, subject: "pull.>" } }
+    ]
+  }
+}
+`+leafConfig("leaf", false, remoteTo(hub)+", account: JS")[len("server_name: leaf\n"):])
+			waitLinks(t, hub, 1)
+			waitLinks(t, lf, 1)
+			for _, api := range []string{"INFO", "STREAM.>", "CONSUMER.>"} {
+				waitSub(t, lf, "$JS.hub.API."+api, true)
+			}
+			nc := connect(t, lf, "app:app")
+			js, err := jetstream.NewWithDomain(nc, "hub")
+			if err != nil {
+				t.Fatal(err)
+			}
+			jsPull(t, lf, js)
+		})
+	}
+}
