@@ -286,6 +286,12 @@ func (a *Authenticator) jwtAccount(key string) (*AccountInfo, error) {
 	if err := a.badAccounts[key]; err != nil {
 		return nil, err
 	}
+	if a.fetch != nil && nkeys.IsValidPublicAccountKey(key) {
+		if err := a.fetch(key); err != nil {
+			return nil, err
+		}
+		return nil, ErrFetched
+	}
 	return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, key)
 }
 

@@ -69,7 +69,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(opts)
+	authn, err := s.newAuth(opts)
 	if err != nil {
 		return err
 	}
@@ -427,6 +427,7 @@ const (
 	closeMoved
 	closeOverLimit
 	closeLeafPerms
+	closeRevoked
 )
 
 type reloadDecision struct {
@@ -440,12 +441,9 @@ type reloadDecision struct {
 // rules, off the loops (bcrypt may be slow; identical credentials are
 // checked once), then applies the outcome on each connection's loop.
 func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authenticator, opts *conf.Options) {
-	if authn.Operator() {
-		// Operator settings cannot change on reload, so a user JWT that
-		// was good stays good; checking it again would need the signed
-		// nonce of every connection.
-		return
-	}
+	// A check made again never looks an account up: an account that
+	// went away is gone for its users.
+	authn = authn.WithoutFetch()
 	type key struct {
 		creds auth.ConnectCreds
 		nonce string
@@ -479,6 +477,8 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 			}
 			d := reloadDecision{snap: sn, id: v.id, err: v.err}
 			switch {
+			case errors.Is(v.err, auth.ErrRevoked):
+				d.action = closeRevoked
 			case v.err != nil:
 				d.action = closeUnauthorized
 			case v.id.Account != sn.account:
@@ -536,6 +536,9 @@ func (w *worker) applyReload(d reloadDecision) {
 	case closeUnauthorized:
 		s.log.Errorf("%s - Authorization Error - %v", c, d.err)
 		c.closeWith(reasonAuthFailure, errAuthViolation)
+	case closeRevoked:
+		s.log.Debugf("%s - %v", c, d.err)
+		c.closeWith(reasonRevocation, auth.WireUserRevoked)
 	case closeMoved:
 		s.log.Noticef("%s - Closing connection: its user moved to account %q", c, d.id.Account)
 		c.closeWith(reasonClientClosed, "")

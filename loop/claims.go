@@ -1,0 +1,510 @@
+package loop
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+	"github.com/nats-io/nuid"
+
+	"github.com/canopy-nats/canopy/auth"
+	"github.com/canopy-nats/canopy/conf"
+)
+
+// The directory resolvers (resolver { type: full|cache, dir: ... }) and
+// the $SYS.REQ.CLAIMS services of nats-server v2.15.2's accounts.go.
+//
+// The account JWTs live in an auth.DirStore. The authenticator is built
+// from them (and resolver_preload) and, like every authenticator, never
+// changes: when the store changes, a new one is built and installed the
+// way a configuration reload installs one (swapConfig), and every
+// connection is checked again against it (recheckConnections). So an
+// update takes effect on connected clients as a reload does: a revoked
+// user, or one whose signing key is gone, is closed; the others get their
+// new limits and permissions; imports are wired again where they changed.
+//
+// Requests arrive as internal subscriptions of the system account, on the
+// publisher's loop; the callbacks copy them and hand them to the resolver
+// goroutine, which writes files and installs authenticators, never a loop.
+//
+// A cache resolver (and a full one, for an account it lacks) looks an
+// unknown account up by sending $SYS.REQ.ACCOUNT.<key>.CLAIMS.LOOKUP in
+// the system account with a reply subject under its own inbox, which a
+// leaf remote bound to the system account carries to the hub. The lookup
+// runs on an auth worker (the authenticator's Fetcher): the worker waits
+// for the answer, stores it, installs the new authenticator, and the
+// connection's check is made again against it.
+
+// The subjects, as nats-server's events.go names them.
+const (
+	claimsUpdate    = "$SYS.REQ.CLAIMS.UPDATE"
+	claimsList      = "$SYS.REQ.CLAIMS.LIST"
+	claimsDelete    = "$SYS.REQ.CLAIMS.DELETE"
+	claimsAccUpdate = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE"
+	claimsAccLookup = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"
+	claimsOldUpdate = "$SYS.ACCOUNT.*.CLAIMS.UPDATE"
+	sysInboxPrefix  = "$SYS._INBOX."
+)
+
+// defaultFetchTimeout is nats-server's DEFAULT_ACCOUNT_FETCH_TIMEOUT.
+const defaultFetchTimeout = 1900 * time.Millisecond
+
+// claimsQueue bounds the requests waiting for the resolver goroutine.
+const claimsQueue = 1024
+
+// claimReq is one request copied off a loop.
+type claimReq struct {
+	subject string
+	reply   string
+	msg     []byte // the payload, headers removed
+}
+
+// resolverState is a server's full or cache resolver.
+type resolverState struct {
+	srv         *Server
+	kind        string // "FULL" or "CACHE"
+	store       *auth.DirStore
+	allowDelete bool
+	timeout     time.Duration
+	inbox       string // "$SYS._INBOX.<hash>.": where lookup answers come
+
+	reqs chan claimReq
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	mu      sync.Mutex
+	waiting map[string]chan []byte // guarded by mu: lookups by reply subject
+}
+
+// openResolver opens a directory resolver's store; nil for MEMORY.
+func openResolver(opts *conf.Options) (*resolverState, []string, error) {
+	if opts.Resolver != "FULL" && opts.Resolver != "CACHE" {
+		return nil, nil, nil
+	}
+	limit := opts.ResolverLimit
+	cache := opts.Resolver == "CACHE"
+	if cache && limit <= 0 {
+		limit = auth.DefaultCacheLimit
+	}
+	st, warnings, err := auth.OpenDirStore(opts.ResolverDir, limit, cache, opts.ResolverHardDelete || cache, opts.ResolverTTL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("loop: resolver dir: %w", err)
+	}
+	// Preloaded accounts go into the store, as nats-server stores them,
+	// unless it holds a newer JWT of theirs: LIST and LOOKUP show them.
+	for k, v := range opts.ResolverPreload {
+		if _, err := st.Save(k, strings.TrimSpace(v)); err != nil {
+			warnings = append(warnings, fmt.Sprintf("DirResolver - preloaded account %s not stored: %v", k, err))
+		}
+	}
+	r := &resolverState{kind: opts.Resolver, store: st, allowDelete: opts.ResolverAllowDelete,
+		timeout: opts.ResolverTimeout, reqs: make(chan claimReq, claimsQueue), stop: make(chan struct{}),
+		waiting: make(map[string]chan []byte)}
+	if r.timeout <= 0 {
+		r.timeout = defaultFetchTimeout
+	}
+	return r, warnings, nil
+}
+
+// newAuth builds the authenticator for opts: with a directory resolver,
+// from its store too, looking unknown accounts up through the system
+// account.
+func (s *Server) newAuth(opts *conf.Options) (*auth.Authenticator, error) {
+	if s.res == nil {
+		return auth.New(opts)
+	}
+	return auth.NewResolved(opts, s.res.store.All(), s.res.fetch)
+}
+
+// setupResolver subscribes the resolver's services in the system account.
+// It runs in New, after setupSystem, before any connection: leaf links
+// learn these subscriptions when they are established.
+func (s *Server) setupResolver() {
+	r := s.res
+	if r == nil {
+		return
+	}
+	r.srv = s
+	if s.sys == nil {
+		s.log.Warnf("The %s resolver needs a system account to serve and look up accounts", strings.ToLower(r.kind))
+		return
+	}
+	h := sha256.Sum256([]byte(s.id))
+	r.inbox = sysInboxPrefix + base64.RawURLEncoding.EncodeToString(h[:])[:8] + "."
+	subjects := []string{claimsAccUpdate, claimsOldUpdate, r.inbox + "*"}
+	if r.kind == "FULL" {
+		subjects = append(subjects, claimsUpdate, claimsList, claimsDelete, claimsAccLookup)
+	}
+	for _, subj := range subjects {
+		if _, err := s.subscribeInternal(s.sys.acc, subj, r.deliver); err != nil {
+			s.log.Errorf("Error setting up resolver handling of %s: %v", subj, err)
+		}
+	}
+	r.wg.Add(1)
+	go r.run()
+	s.log.Noticef("Managing %s jwt in exclusive directory %s", map[string]string{"FULL": "all", "CACHE": "some"}[r.kind], r.store.Dir())
+}
+
+// stopResolver ends the resolver goroutine.
+func (s *Server) stopResolver() {
+	r := s.res
+	if r == nil || r.srv == nil {
+		return
+	}
+	select {
+	case <-r.stop:
+		return
+	default:
+	}
+	close(r.stop)
+	r.wg.Wait()
+}
+
+// deliver is the resolver's internal subscription callback, on the
+// publisher's loop: a lookup's answer goes to the worker waiting for it,
+// anything else to the resolver goroutine. It never blocks.
+func (r *resolverState) deliver(_ *worker, _ *client, _ *subscription, subject, reply []byte, hdr int, msg []byte) int {
+	payload := msg[min(hdr, len(msg)):]
+	if strings.HasPrefix(string(subject), r.inbox) {
+		r.mu.Lock()
+		ch := r.waiting[string(subject)]
+		r.mu.Unlock()
+		if ch != nil {
+			select {
+			case ch <- append([]byte(nil), payload...):
+			default:
+			}
+		}
+		return 1
+	}
+	select {
+	case r.reqs <- claimReq{subject: string(subject), reply: string(reply), msg: append([]byte(nil), payload...)}:
+	default:
+	}
+	return 1
+}
+
+// run is the resolver goroutine.
+func (r *resolverState) run() {
+	defer r.wg.Done()
+	for {
+		select {
+		case <-r.stop:
+			return
+		case q := <-r.reqs:
+			r.serve(&q)
+		}
+	}
+}
+
+// claimStatus and claimError are nats-server's ClaimUpdateStatus and
+// ClaimUpdateError.
+type claimStatus struct {
+	Account string `json:"account,omitempty"`
+	Code    int    `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+type claimError struct {
+	Account     string `json:"account,omitempty"`
+	Code        int    `json:"code"`
+	Description string `json:"description,omitempty"`
+}
+
+// claimResponse is nats-server's ServerAPIClaimUpdateResponse.
+type claimResponse struct {
+	Server *serverInfo  `json:"server"`
+	Data   *claimStatus `json:"data,omitempty"`
+	Error  *claimError  `json:"error,omitempty"`
+}
+
+// serve handles one request on the resolver goroutine.
+func (r *resolverState) serve(q *claimReq) {
+	subj := q.subject
+	switch {
+	case subj == claimsList:
+		if q.reply == "" {
+			return
+		}
+		r.srv.sys.send(r.srv.sys.acc, q.reply, map[string]any{"server": r.srv.sys.info(), "data": r.store.List()})
+	case subj == claimsDelete:
+		r.delete(q)
+	case subj == claimsUpdate:
+		r.update(q, "")
+	case strings.HasSuffix(subj, ".CLAIMS.LOOKUP"):
+		if q.reply == "" {
+			return
+		}
+		key := accountToken(subj)
+		// An empty answer says this server does not have it.
+		r.srv.publishInternal(r.srv.sys.acc, q.reply, "", 0, []byte(r.store.Get(key)))
+	case strings.HasSuffix(subj, ".CLAIMS.UPDATE"):
+		key := accountToken(subj)
+		if key == "" {
+			return
+		}
+		if r.kind == "CACHE" {
+			// A cache takes updates of the accounts it holds, silently.
+			if r.store.Get(key) == "" {
+				return
+			}
+			q.reply = ""
+		}
+		r.update(q, key)
+	}
+}
+
+// accountToken is the account of $SYS.REQ.ACCOUNT.<acc>.CLAIMS.X or
+// $SYS.ACCOUNT.<acc>.CLAIMS.UPDATE.
+func accountToken(subj string) string {
+	tk := strings.Split(subj, ".")
+	switch {
+	case len(tk) == 6 && tk[1] == "REQ":
+		return tk[3]
+	case len(tk) == 5:
+		return tk[2]
+	}
+	return ""
+}
+
+// respond answers an update or delete in nats-server's envelope and logs
+// the outcome as it does.
+func (r *resolverState) respond(reply, acc, message string, err error) {
+	s := r.srv
+	switch {
+	case err == nil && acc == "":
+		s.log.Debugf("%s", message)
+	case err == nil:
+		s.log.Debugf("%s - %s", message, acc)
+	case acc == "":
+		s.log.Errorf("%s - %s", message, err)
+	default:
+		s.log.Errorf("%s - %s - %s", message, acc, err)
+	}
+	if reply == "" {
+		return
+	}
+	resp := &claimResponse{Server: s.sys.info()}
+	if err == nil {
+		resp.Data = &claimStatus{Account: acc, Code: http.StatusOK, Message: message}
+	} else {
+		resp.Error = &claimError{Account: acc, Code: http.StatusInternalServerError,
+			Description: fmt.Sprintf("%s - %v", message, err)}
+	}
+	s.sys.send(s.sys.acc, reply, resp)
+}
+
+// currentAuth is the authenticator in force, read off the loops.
+func (s *Server) currentAuth() *auth.Authenticator {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.auth
+}
+
+// update stores a pushed account JWT (key: the account the subject names,
+// "" for $SYS.REQ.CLAIMS.UPDATE) and applies it.
+func (r *resolverState) update(q *claimReq, key string) {
+	tok := strings.TrimSpace(string(q.msg))
+	ac, err := r.srv.currentAuth().CheckAccountJWT(tok)
+	acc := "n/a"
+	if ac != nil {
+		acc = ac.Subject
+	}
+	var verr *auth.ValidationError
+	switch {
+	case errors.As(err, &verr):
+		r.respond(q.reply, acc, "jwt validation failed", err)
+		return
+	case err != nil:
+		r.respond(q.reply, acc, "jwt update resulted in error", err)
+		return
+	case key != "" && ac.Subject != key:
+		r.respond(q.reply, key, "jwt update resulted in error", errors.New("subject does not match jwt content"))
+		return
+	}
+	changed, err := r.store.Save(ac.Subject, tok)
+	if err != nil {
+		r.respond(q.reply, acc, "jwt update resulted in error", err)
+		return
+	}
+	if changed {
+		if err := r.srv.applyResolver(); err != nil {
+			r.respond(q.reply, acc, "jwt update resulted in error", err)
+			return
+		}
+	}
+	r.respond(q.reply, acc, "jwt updated", nil)
+}
+
+// delete handles $SYS.REQ.CLAIMS.DELETE: a generic JWT the operator signs
+// itself, whose "accounts" lists the keys to remove.
+func (r *resolverState) delete(q *claimReq) {
+	var subj string
+	var ids []string
+	gk, err := jwt.DecodeGeneric(strings.TrimSpace(string(q.msg)))
+	if err == nil {
+		subj = gk.Subject
+		err = r.checkDelete(gk, &ids)
+	}
+	if err != nil {
+		r.respond(q.reply, "", fmt.Sprintf("delete accounts request by %s failed", subj), err)
+		return
+	}
+	var errs []string
+	n := 0
+	for _, id := range ids {
+		if err := r.store.Delete(id); err != nil {
+			errs = append(errs, err.Error())
+		} else {
+			n++
+		}
+	}
+	if err := r.srv.applyResolver(); err != nil {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) == 0 {
+		r.respond(q.reply, "", fmt.Sprintf("deleted %d accounts", n), nil)
+		return
+	}
+	r.respond(q.reply, "", fmt.Sprintf("deleted %d accounts, failed for %d", n, len(errs)), errors.New(strings.Join(errs, "\n")))
+}
+
+// checkDelete applies nats-server's rules to a delete request.
+func (r *resolverState) checkDelete(gk *jwt.GenericClaims, ids *[]string) error {
+	switch {
+	case !r.allowDelete:
+		return errors.New("delete must be enabled in server config")
+	case gk.Subject != gk.Issuer:
+		return errors.New("not self signed")
+	case !r.srv.currentAuth().OperatorKey(gk.Issuer):
+		return errors.New("not trusted")
+	}
+	list, ok := gk.Data["accounts"].([]any)
+	if !ok {
+		return errors.New("malformed request")
+	}
+	sys := r.srv.currentAuth().SystemAccount()
+	for _, e := range list {
+		id, ok := e.(string)
+		if !ok || !nkeys.IsValidPublicAccountKey(id) {
+			return errors.New("malformed request")
+		}
+		if id == sys {
+			return errors.New("not allowed to delete system account")
+		}
+		*ids = append(*ids, id)
+	}
+	return nil
+}
+
+// fetch is the authenticators' Fetcher: it runs on an auth worker and
+// waits for another server to answer a lookup of account key through the
+// system account, then stores and applies the JWT.
+func (r *resolverState) fetch(key string) error {
+	s := r.srv
+	if s == nil || s.sys == nil || r.inbox == "" {
+		return errors.New("eventing shut down")
+	}
+	reply := r.inbox + nuid.Next()
+	ch := make(chan []byte, 4)
+	r.mu.Lock()
+	r.waiting[reply] = ch
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.waiting, reply)
+		r.mu.Unlock()
+	}()
+	s.publishInternal(s.sys.acc, "$SYS.REQ.ACCOUNT."+key+".CLAIMS.LOOKUP", reply, 0, nil)
+	timer := time.NewTimer(r.timeout)
+	defer timer.Stop()
+	empty := false
+	for {
+		select {
+		case <-r.stop:
+			return errors.New("fetching jwt failed due to shutdown")
+		case <-timer.C:
+			if empty {
+				return errors.New("account jwt not found")
+			}
+			return errors.New("fetching jwt timed out")
+		case m := <-ch:
+			if len(m) == 0 {
+				// Another server lacks it; one that has it may still answer.
+				empty = true
+				continue
+			}
+			return r.took(key, strings.TrimSpace(string(m)))
+		}
+	}
+}
+
+// took stores a JWT a lookup brought and installs it.
+func (r *resolverState) took(key, tok string) error {
+	ac, err := r.srv.currentAuth().CheckAccountJWT(tok)
+	if err != nil {
+		return err
+	}
+	if ac.Subject != key {
+		return errors.New("subject does not match jwt content")
+	}
+	if _, err := r.store.Save(key, tok); err != nil {
+		return err
+	}
+	return r.srv.applyResolver()
+}
+
+// applyResolver installs an authenticator built from the store as it is
+// now, and checks every connection again against it. It runs on the
+// resolver goroutine or an auth worker, never on a loop, one at a time
+// with configuration reloads.
+func (s *Server) applyResolver() error {
+	s.ops.reloadMu.Lock()
+	defer s.ops.reloadMu.Unlock()
+	opts := s.Options()
+	authn, err := s.newAuth(opts)
+	if err != nil {
+		return err
+	}
+	for _, w := range authn.Warnings() {
+		s.log.Warnf("%s", w)
+	}
+	s.mu.Lock()
+	running := s.running && !s.shutdown.Load()
+	s.mu.Unlock()
+	for _, info := range authn.Accounts() {
+		s.registerAccount(info.Name)
+	}
+	if !running {
+		s.mu.Lock()
+		s.auth = authn
+		for _, info := range authn.Accounts() {
+			s.accounts[info.Name].info = info
+		}
+		s.mu.Unlock()
+		s.rewireImports()
+		return nil
+	}
+	snaps, err := s.swapConfig(opts, authn)
+	if err != nil {
+		return err
+	}
+	s.rewireImports()
+	s.recheckConnections(snaps, authn, opts)
+	return nil
+}
+
+// rewireImports wires again the imports of every account whose imports
+// changed.
+func (s *Server) rewireImports() {
+	for _, a := range s.sortedAccounts() {
+		s.wireImports(a)
+	}
+}

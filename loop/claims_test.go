@@ -1,0 +1,344 @@
+package loop_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/canopy-nats/canopy/internal/natstest"
+)
+
+// Directory resolvers: the full resolver that nsc push updates through
+// $SYS.REQ.CLAIMS.*, and the cache resolver that looks accounts up
+// through a leaf link bound to the system account. Keys and JWTs are made
+// as nsc makes them; each server gets its own directory.
+
+// resolverConfig is tr's configuration with a resolver block instead of
+// MEMORY; only the system account is preloaded.
+func (tr *trust) resolverConfig(t testing.TB, block string) string {
+	t.Helper()
+	return fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: %s\nresolver_preload: {\n  %s: %q\n}\n",
+		tr.operatorJWT(t), tr.sysPub, block, tr.sysPub, tr.preload[tr.sysPub])
+}
+
+// withDirs runs fn against Canopy and nats-server as servers does, each
+// started from the configuration mk makes for a directory of its own.
+// start starts one more server of the same kind (a restart on the same
+// directory, the first still running for nats-server).
+func withDirs(t *testing.T, mk func(dir string) string, fn func(t *testing.T, dir string, start func() string)) {
+	t.Helper()
+	t.Run("canopy", func(t *testing.T) {
+		dir := t.TempDir()
+		var cur *natstest.Canopy
+		fn(t, dir, func() string {
+			if cur != nil {
+				cur.Stop(t)
+			}
+			cur = natstest.StartCanopy(t, mk(dir))
+			return cur.ClientURL()
+		})
+	})
+	t.Run("nats-server", func(t *testing.T) {
+		dir := t.TempDir()
+		fn(t, dir, func() string {
+			return "nats://" + natstest.StartNATS(t, mk(dir)).Addr().String()
+		})
+	})
+}
+
+// claimReply is nats-server's ServerAPIClaimUpdateResponse, as a client
+// reads it.
+type claimReply struct {
+	Server map[string]any `json:"server"`
+	Data   *struct {
+		Account string `json:"account"`
+		Code    int    `json:"code"`
+		Message string `json:"message"`
+	} `json:"data"`
+	Error *struct {
+		Account     string `json:"account"`
+		Code        int    `json:"code"`
+		Description string `json:"description"`
+	} `json:"error"`
+}
+
+func request(t testing.TB, nc *nats.Conn, subject string, data []byte) []byte {
+	t.Helper()
+	m, err := nc.Request(subject, data, 5*time.Second)
+	if err != nil {
+		t.Fatalf("request %s: %v", subject, err)
+	}
+	return m.Data
+}
+
+func claimRequest(t testing.TB, nc *nats.Conn, subject, tok string) *claimReply {
+	t.Helper()
+	var r claimReply
+	b := request(t, nc, subject, []byte(tok))
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("%s answered %q: %v", subject, b, err)
+	}
+	if r.Server["id"] == nil || r.Server["name"] == nil {
+		t.Errorf("%s answer lacks the server identity: %s", subject, b)
+	}
+	return &r
+}
+
+// pushOK pushes an account JWT as nsc push does and checks the answer.
+func pushOK(t testing.TB, nc *nats.Conn, subject, pub, tok string) {
+	t.Helper()
+	r := claimRequest(t, nc, subject, tok)
+	if r.Error != nil || r.Data == nil || r.Data.Account != pub || r.Data.Code != 200 || r.Data.Message != "jwt updated" {
+		t.Fatalf("push to %s: data %+v error %+v", subject, r.Data, r.Error)
+	}
+}
+
+// TestResolverFullPush: an nsc-style push to a full resolver admits the
+// account's users, a later push revoking one closes it with nats-server's
+// -ERR and a tightened payload limit takes effect on a connected client;
+// LOOKUP returns the JWT pushed last, LIST names the accounts, a push not
+// signed by the operator and a DELETE without allow_delete are refused in
+// nats-server's words, and the JWT is found in dir again after a restart.
+func TestResolverFullPush(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	akp, apub := tr.account(t, "A", nil)
+	first := tr.preload[apub]
+	delete(tr.preload, apub)
+	stays := newUser(t, akp, apub, nil)
+	goes := newUser(t, akp, apub, nil)
+	// The account signed again, after the users were issued: one revoked
+	// (a revocation covers JWTs issued until then, the same second
+	// included), payloads limited to 100 bytes.
+	second := signAccount(t, apub, "A", func(ac *jwt.AccountClaims) {
+		ac.RevokeAt(goes.pub, time.Now())
+		ac.Limits.Payload = 100
+	}, tr.op)
+	rogue := newKey(t, nkeys.CreateOperator)
+
+	mk := func(dir string) string {
+		return tr.resolverConfig(t, fmt.Sprintf("{ type: full, dir: %q, timeout: \"200ms\" }", dir))
+	}
+	withDirs(t, mk, func(t *testing.T, dir string, start func() string) {
+		url := start()
+		sys := connect(t, url, sysUser.creds(t))
+		refused(t, "user of an account not pushed yet", url, stays.creds(t))
+
+		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", apub, first)
+		if _, err := os.Stat(filepath.Join(dir, apub+".jwt")); err != nil {
+			t.Errorf("pushed JWT not in dir: %v", err)
+		}
+		nc := connect(t, url, stays.creds(t))
+		sub, err := nc.SubscribeSync("big")
+		if err != nil {
+			t.Fatal(err)
+		}
+		flush(t, nc)
+		errs := make(chan error, 4)
+		onClose, closed := closing()
+		victim := natstest.Connect(t, url, goes.creds(t), nats.NoReconnect(), onClose,
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+
+		// A push signed by another operator: nats-server stores it (and
+		// logs that the account update failed); Canopy refuses it.
+		r := claimRequest(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE",
+			signAccount(t, apub, "A", nil, rogue))
+		if strings.HasPrefix(t.Name(), "TestResolverFullPush/canopy") &&
+			(r.Error == nil || r.Error.Code != 500 || r.Error.Description != "jwt update resulted in error - not trusted") {
+			t.Errorf("untrusted push: data %+v error %+v", r.Data, r.Error)
+		}
+
+		pushOK(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", apub, second)
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("revoked user still connected")
+		}
+		select {
+		case err := <-errs:
+			if !errors.Is(err, nats.ErrAuthRevoked) {
+				t.Errorf("revoked user got %v, want %v", err, nats.ErrAuthRevoked)
+			}
+		default:
+			if err := victim.LastError(); !errors.Is(err, nats.ErrAuthRevoked) {
+				t.Errorf("revoked user got %v, want %v", err, nats.ErrAuthRevoked)
+			}
+		}
+		if !nc.IsConnected() {
+			t.Fatal("a user the update did not revoke was closed")
+		}
+		// The tightened limit: the server refuses a payload over it.
+		pubErr := make(chan error, 1)
+		nc.SetErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			select {
+			case pubErr <- err:
+			default:
+			}
+		})
+		_ = nc.Publish("big", make([]byte, 200))
+		_ = nc.Flush()
+		natstest.WaitFor(t, 5*time.Second, "the over-limit publish refused", func() bool {
+			select {
+			case err := <-pubErr:
+				return errors.Is(err, nats.ErrMaxPayload) || strings.Contains(strings.ToLower(err.Error()), "maximum payload")
+			default:
+				return !nc.IsConnected() && strings.Contains(strings.ToLower(fmt.Sprint(nc.LastError())), "maximum payload")
+			}
+		})
+		if _, err := sub.NextMsg(50 * time.Millisecond); err == nil {
+			t.Error("a payload over the new limit was delivered")
+		}
+
+		if got := string(request(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.LOOKUP", nil)); got != second {
+			t.Errorf("LOOKUP answered %.40q..., want the JWT pushed last", got)
+		}
+		var list struct {
+			Data []string `json:"data"`
+		}
+		if err := json.Unmarshal(request(t, sys, "$SYS.REQ.CLAIMS.LIST", nil), &list); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(list.Data)
+		want := []string{apub, tr.sysPub}
+		slices.Sort(want)
+		if !slices.Equal(list.Data, want) {
+			t.Errorf("LIST = %v, want %v", list.Data, want)
+		}
+
+		del := jwt.NewGenericClaims(pubKey(t, tr.op))
+		del.Data["accounts"] = []any{apub}
+		delTok, err := del.Encode(tr.op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r = claimRequest(t, sys, "$SYS.REQ.CLAIMS.DELETE", delTok)
+		wantErr := "delete accounts request by " + pubKey(t, tr.op) + " failed - delete must be enabled in server config"
+		if r.Error == nil || r.Error.Code != 500 || r.Error.Description != wantErr {
+			t.Errorf("DELETE: data %+v error %+v, want %q", r.Data, r.Error, wantErr)
+		}
+
+		// Restarted on the same directory, the server knows the account.
+		url = start()
+		accepted(t, "user of a stored account after a restart", url, stays.creds(t))
+		refused(t, "revoked user after a restart", url, goes.creds(t))
+		sys = connect(t, url, sysUser.creds(t))
+		if got := string(request(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.LOOKUP", nil)); got != second {
+			t.Errorf("LOOKUP after a restart answered %.40q..., want the JWT pushed last", got)
+		}
+	})
+}
+
+// TestResolverDelete: with allow_delete, a DELETE signed by the operator
+// removes the account: its users are closed and refused afterwards, and
+// its file is renamed.
+func TestResolverDelete(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	akp, apub := tr.account(t, "A", nil)
+	u := newUser(t, akp, apub, nil)
+	mk := func(dir string) string {
+		return tr.resolverConfig(t, fmt.Sprintf("{ type: full, dir: %q, allow_delete: true, timeout: \"200ms\" }", dir))
+	}
+	withDirs(t, mk, func(t *testing.T, dir string, start func() string) {
+		url := start()
+		sys := connect(t, url, sysUser.creds(t))
+		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", apub, tr.preload[apub])
+		onClose, closed := closing()
+		natstest.Connect(t, url, u.creds(t), nats.NoReconnect(), onClose,
+			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+
+		del := jwt.NewGenericClaims(pubKey(t, tr.op))
+		del.Data["accounts"] = []any{apub}
+		delTok, err := del.Encode(tr.op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := claimRequest(t, sys, "$SYS.REQ.CLAIMS.DELETE", delTok)
+		if r.Error != nil || r.Data == nil || r.Data.Message != "deleted 1 accounts" || r.Data.Code != 200 {
+			t.Fatalf("DELETE: data %+v error %+v", r.Data, r.Error)
+		}
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("user of a deleted account still connected")
+		}
+		refused(t, "user of a deleted account", url, u.creds(t))
+		if _, err := os.Stat(filepath.Join(dir, apub+".jwt.deleted")); err != nil {
+			t.Errorf("deleted JWT not renamed: %v", err)
+		}
+	})
+}
+
+// TestResolverCacheLeaf: a Canopy edge with a cache resolver and a leaf
+// remote bound to the system account admits a user of an account only the
+// hub (nats-server, full resolver) knows, once the JWT arrives through
+// the link; it keeps the JWT in its dir; a user of an account nobody
+// knows is refused when the lookup times out.
+func TestResolverCacheLeaf(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	akp, apub := tr.account(t, "A", nil)
+	u := newUser(t, akp, apub, nil)
+	bkp := newKey(t, nkeys.CreateAccount)
+	stranger := newUser(t, bkp, pubKey(t, bkp), nil)
+
+	hubDir := t.TempDir()
+	hub := natstest.StartNATS(t, fmt.Sprintf(`operator: %q
+system_account: %s
+resolver: { type: full, dir: %q }
+resolver_preload: { %s: %q, %s: %q }
+leafnodes { listen: "127.0.0.1:-1" }
+`, tr.operatorJWT(t), tr.sysPub, hubDir, tr.sysPub, tr.preload[tr.sysPub], apub, tr.preload[apub]))
+
+	seed, err := sysUser.kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := jwt.FormatUserConfig(sysUser.jwt, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsPath := filepath.Join(t.TempDir(), "sys.creds")
+	if err := os.WriteFile(credsPath, creds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edgeDir := t.TempDir()
+	edge := natstest.StartCanopy(t, tr.resolverConfig(t, fmt.Sprintf("{ type: cache, dir: %q, timeout: \"500ms\" }", edgeDir))+
+		fmt.Sprintf("leafnodes { reconnect: \"100ms\"\n  remotes: [ { url: %q, credentials: %q, account: %s } ] }\n",
+			hub.LeafURL(), credsPath, tr.sysPub))
+	natstest.WaitFor(t, 10*time.Second, "the system account's leaf link", func() bool { return hub.NumLeafNodes() == 1 })
+
+	// The hub's lookup subscription must have reached the edge before the
+	// edge can ask: a request through the link is the signal.
+	sys := connect(t, edge.ClientURL(), sysUser.creds(t))
+	natstest.WaitFor(t, 10*time.Second, "the hub's LOOKUP interest", func() bool {
+		m, err := sys.Request("$SYS.REQ.ACCOUNT."+apub+".CLAIMS.LOOKUP", nil, 200*time.Millisecond)
+		return err == nil && len(m.Data) > 0
+	})
+
+	nc := accepted(t, "user of an account only the hub knows", edge.ClientURL(), u.creds(t))
+	sub, err := nc.SubscribeSync("x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("x", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	if m := next(t, sub); string(m.Data) != "hi" {
+		t.Errorf("got %q", m.Data)
+	}
+	if b, err := os.ReadFile(filepath.Join(edgeDir, apub+".jwt")); err != nil || string(b) != tr.preload[apub] {
+		t.Errorf("cached JWT: %v (%d bytes)", err, len(b))
+	}
+	refused(t, "user of an account nobody knows", edge.ClientURL(), stranger.creds(t))
+}
