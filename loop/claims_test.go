@@ -117,9 +117,11 @@ func TestResolverFullPush(t *testing.T) {
 	delete(tr.preload, apub)
 	stays := newUser(t, akp, apub, nil)
 	goes := newUser(t, akp, apub, nil)
-	// The account signed again, after the users were issued: one revoked
-	// (a revocation covers JWTs issued until then, the same second
-	// included), payloads limited to 100 bytes.
+	// The account signed again, a second later: a JWT's jti hashes only
+	// its iat (whole seconds), subject, issuer and name, and a store takes
+	// a JWT whose jti it has as the one it has, as nats-server's does. One
+	// user revoked, payloads limited to 100 bytes.
+	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0)))
 	second := signAccount(t, apub, "A", func(ac *jwt.AccountClaims) {
 		ac.RevokeAt(goes.pub, time.Now())
 		ac.Limits.Payload = 100

@@ -98,8 +98,8 @@ type Server struct {
 	tls  tlsConfigs
 	trim trimState // returning memory after handshake bursts (trim.go)
 
-	internal internalState // what the server publishes itself (internal.go)
-	sys      *sysState     // the system account's services; nil without one (sysacc.go)
+	internal internalState  // what the server publishes itself (internal.go)
+	sys      *sysState      // the system account's services; nil without one (sysacc.go)
 	res      *resolverState // the full or cache resolver; nil without one (claims.go)
 	// imports is what each account's imports installed (imports.go);
 	// guarded by mu.
