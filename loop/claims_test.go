@@ -283,10 +283,17 @@ func TestResolverDelete(t *testing.T) {
 
 // TestResolverCacheLeaf: a Canopy edge with a cache resolver and a leaf
 // remote bound to the system account admits a user of an account only the
-// hub (nats-server, full resolver) knows, once the JWT arrives through
-// the link; it keeps the JWT in its dir; a user of an account nobody
-// knows is refused when the lookup times out.
+// hub (full resolver; nats-server, then Canopy) knows, once the JWT
+// arrives through the link; it keeps the JWT in its dir; a user of an
+// account nobody knows is refused when the lookup times out. A nats-server
+// edge on a Canopy hub does the same: Canopy's LOOKUP answers it.
 func TestResolverCacheLeaf(t *testing.T) {
+	for _, k := range []struct{ hub, edge string }{{"nats-server", "canopy"}, {"canopy", "canopy"}, {"canopy", "nats-server"}} {
+		t.Run("hub "+k.hub+" edge "+k.edge, func(t *testing.T) { cacheLeaf(t, k.hub, k.edge) })
+	}
+}
+
+func cacheLeaf(t *testing.T, hubKind, edgeKind string) {
 	tr := newTrust(t)
 	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
 	akp, apub := tr.account(t, "A", nil)
@@ -294,13 +301,21 @@ func TestResolverCacheLeaf(t *testing.T) {
 	bkp := newKey(t, nkeys.CreateAccount)
 	stranger := newUser(t, bkp, pubKey(t, bkp), nil)
 
-	hubDir := t.TempDir()
-	hub := natstest.StartNATS(t, fmt.Sprintf(`operator: %q
+	hubConf := fmt.Sprintf(`operator: %q
 system_account: %s
 resolver: { type: full, dir: %q }
 resolver_preload: { %s: %q, %s: %q }
 leafnodes { listen: "127.0.0.1:-1" }
-`, tr.operatorJWT(t), tr.sysPub, hubDir, tr.sysPub, tr.preload[tr.sysPub], apub, tr.preload[apub]))
+`, tr.operatorJWT(t), tr.sysPub, t.TempDir(), tr.sysPub, tr.preload[tr.sysPub], apub, tr.preload[apub])
+	var hubURL string
+	var hubLeafs func() int
+	if hubKind == "canopy" {
+		hub := natstest.StartCanopy(t, hubConf)
+		hubURL, hubLeafs = hub.LeafURL(), hub.NumLeafs
+	} else {
+		hub := natstest.StartNATS(t, hubConf)
+		hubURL, hubLeafs = hub.LeafURL(), hub.NumLeafNodes
+	}
 
 	seed, err := sysUser.kp.Seed()
 	if err != nil {
@@ -315,20 +330,26 @@ leafnodes { listen: "127.0.0.1:-1" }
 		t.Fatal(err)
 	}
 	edgeDir := t.TempDir()
-	edge := natstest.StartCanopy(t, tr.resolverConfig(t, fmt.Sprintf("{ type: cache, dir: %q, timeout: \"500ms\" }", edgeDir))+
+	edgeConf := tr.resolverConfig(t, fmt.Sprintf("{ type: cache, dir: %q, timeout: \"500ms\" }", edgeDir)) +
 		fmt.Sprintf("leafnodes { reconnect: \"100ms\"\n  remotes: [ { url: %q, credentials: %q, account: %s } ] }\n",
-			hub.LeafURL(), credsPath, tr.sysPub))
-	natstest.WaitFor(t, 10*time.Second, "the system account's leaf link", func() bool { return hub.NumLeafNodes() == 1 })
+			hubURL, credsPath, tr.sysPub)
+	var edgeURL string
+	if edgeKind == "canopy" {
+		edgeURL = natstest.StartCanopy(t, edgeConf).ClientURL()
+	} else {
+		edgeURL = "nats://" + natstest.StartNATS(t, edgeConf).Addr().String()
+	}
+	natstest.WaitFor(t, 10*time.Second, "the system account's leaf link", func() bool { return hubLeafs() == 1 })
 
 	// The hub's lookup subscription must have reached the edge before the
 	// edge can ask: a request through the link is the signal.
-	sys := connect(t, edge.ClientURL(), sysUser.creds(t))
+	sys := connect(t, edgeURL, sysUser.creds(t))
 	natstest.WaitFor(t, 10*time.Second, "the hub's LOOKUP interest", func() bool {
 		m, err := sys.Request("$SYS.REQ.ACCOUNT."+apub+".CLAIMS.LOOKUP", nil, 200*time.Millisecond)
 		return err == nil && len(m.Data) > 0
 	})
 
-	nc := accepted(t, "user of an account only the hub knows", edge.ClientURL(), u.creds(t))
+	nc := accepted(t, "user of an account only the hub knows", edgeURL, u.creds(t))
 	sub, err := nc.SubscribeSync("x")
 	if err != nil {
 		t.Fatal(err)
@@ -342,5 +363,5 @@ leafnodes { listen: "127.0.0.1:-1" }
 	if b, err := os.ReadFile(filepath.Join(edgeDir, apub+".jwt")); err != nil || string(b) != tr.preload[apub] {
 		t.Errorf("cached JWT: %v (%d bytes)", err, len(b))
 	}
-	refused(t, "user of an account nobody knows", edge.ClientURL(), stranger.creds(t))
+	refused(t, "user of an account nobody knows", edgeURL, stranger.creds(t))
 }
