@@ -365,3 +365,76 @@ leafnodes { listen: "127.0.0.1:-1" }
 	}
 	refused(t, "user of an account nobody knows", edgeURL, stranger.creds(t))
 }
+
+// TestResolverAccountUpdate: pushed updates reach connected clients: an
+// import added to B delivers A's export to a subscriber of B that was
+// already there, removing A's signing key closes its user (without an
+// -ERR, as nats-server does) and leaves the account key's user alone.
+func TestResolverAccountUpdate(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	sk := newKey(t, nkeys.CreateAccount)
+	akp, apub := tr.account(t, "A", func(ac *jwt.AccountClaims) {
+		ac.SigningKeys.Add(pubKey(t, sk))
+		ac.Exports.Add(&jwt.Export{Subject: "news.>", Type: jwt.Stream})
+	})
+	bkp, bpub := tr.account(t, "B", nil)
+	aFirst, bFirst := tr.preload[apub], tr.preload[bpub]
+	delete(tr.preload, apub)
+	delete(tr.preload, bpub)
+	byKey := newUser(t, akp, apub, nil)
+	bySK := newUser(t, sk, apub, nil)
+	reader := newUser(t, bkp, bpub, nil)
+	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0))) // a later jti, see TestResolverFullPush
+	aSecond := signAccount(t, apub, "A", func(ac *jwt.AccountClaims) {
+		ac.Exports.Add(&jwt.Export{Subject: "news.>", Type: jwt.Stream})
+	}, tr.op)
+	bSecond := signAccount(t, bpub, "B", func(ac *jwt.AccountClaims) {
+		ac.Imports.Add(&jwt.Import{Account: apub, Subject: "news.>", Type: jwt.Stream})
+	}, tr.op)
+
+	mk := func(dir string) string {
+		return tr.resolverConfig(t, fmt.Sprintf("{ type: full, dir: %q, timeout: \"200ms\" }", dir))
+	}
+	withDirs(t, mk, func(t *testing.T, _ string, start func() string) {
+		url := start()
+		sys := connect(t, url, sysUser.creds(t))
+		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", apub, aFirst)
+		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", bpub, bFirst)
+		pub := connect(t, url, byKey.creds(t))
+		onClose, closed := closing()
+		natstest.Connect(t, url, bySK.creds(t), nats.NoReconnect(), onClose,
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { t.Errorf("signing key user got %v", err) }))
+		rd := connect(t, url, reader.creds(t))
+		sub, err := rd.SubscribeSync("news.>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		flush(t, rd)
+		if err := pub.Publish("news.1", []byte("before")); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, pub)
+		none(t, sub)
+
+		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", bpub, bSecond)
+		// The import is in place once a publish of A's gets through.
+		natstest.WaitFor(t, 5*time.Second, "A's stream in B", func() bool {
+			if err := pub.Publish("news.2", []byte("after")); err != nil {
+				t.Fatal(err)
+			}
+			flush(t, pub)
+			m, err := sub.NextMsg(100 * time.Millisecond)
+			return err == nil && string(m.Data) == "after"
+		})
+
+		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", apub, aSecond)
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("user of a removed signing key still connected")
+		}
+		roundTrip(t, pub)
+		refused(t, "user of a removed signing key", url, bySK.creds(t))
+	})
+}

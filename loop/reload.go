@@ -428,6 +428,7 @@ const (
 	closeOverLimit
 	closeLeafPerms
 	closeRevoked
+	closeSigner
 )
 
 type reloadDecision struct {
@@ -479,6 +480,8 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 			switch {
 			case errors.Is(v.err, auth.ErrRevoked):
 				d.action = closeRevoked
+			case errors.Is(v.err, auth.ErrUnknownSigner):
+				d.action = closeSigner
 			case v.err != nil:
 				d.action = closeUnauthorized
 			case v.id.Account != sn.account:
@@ -539,6 +542,10 @@ func (w *worker) applyReload(d reloadDecision) {
 	case closeRevoked:
 		s.log.Debugf("%s - %v", c, d.err)
 		c.closeWith(reasonRevocation, auth.WireUserRevoked)
+	case closeSigner:
+		// nats-server closes these without an -ERR.
+		s.log.Debugf("%s - %v", c, d.err)
+		c.closeWith(reasonAuthFailure, "")
 	case closeMoved:
 		s.log.Noticef("%s - Closing connection: its user moved to account %q", c, d.id.Account)
 		c.closeWith(reasonClientClosed, "")
