@@ -146,10 +146,7 @@ func TestResolverFullPush(t *testing.T) {
 			t.Fatal(err)
 		}
 		flush(t, nc)
-		errs := make(chan error, 4)
-		onClose, closed := closing()
-		victim := natstest.Connect(t, url, goes.creds(t), nats.NoReconnect(), onClose,
-			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { errs <- err }))
+		victim := watched(t, url, goes.creds(t))
 
 		// A push signed by another operator: nats-server stores it (and
 		// logs that the account update failed); Canopy refuses it.
@@ -161,21 +158,7 @@ func TestResolverFullPush(t *testing.T) {
 		}
 
 		pushOK(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", apub, second)
-		select {
-		case <-closed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("revoked user still connected")
-		}
-		select {
-		case err := <-errs:
-			if !errors.Is(err, nats.ErrAuthRevoked) {
-				t.Errorf("revoked user got %v, want %v", err, nats.ErrAuthRevoked)
-			}
-		default:
-			if err := victim.LastError(); !errors.Is(err, nats.ErrAuthRevoked) {
-				t.Errorf("revoked user got %v, want %v", err, nats.ErrAuthRevoked)
-			}
-		}
+		victim.closedWith(t, "authentication revoked") // nats.ErrAuthRevoked
 		if !nc.IsConnected() {
 			t.Fatal("a user the update did not revoke was closed")
 		}
@@ -241,8 +224,9 @@ func TestResolverFullPush(t *testing.T) {
 }
 
 // TestResolverDelete: with allow_delete, a DELETE signed by the operator
-// removes the account: its users are closed and refused afterwards, and
-// its file is renamed.
+// removes the account: its users get -ERR 'Account Authentication
+// Expired' and are closed, and are refused afterwards; its file is
+// renamed.
 func TestResolverDelete(t *testing.T) {
 	tr := newTrust(t)
 	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
@@ -255,9 +239,7 @@ func TestResolverDelete(t *testing.T) {
 		url := start()
 		sys := connect(t, url, sysUser.creds(t))
 		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", apub, tr.preload[apub])
-		onClose, closed := closing()
-		natstest.Connect(t, url, u.creds(t), nats.NoReconnect(), onClose,
-			nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
+		victim := watched(t, url, u.creds(t))
 
 		del := jwt.NewGenericClaims(pubKey(t, tr.op))
 		del.Data["accounts"] = []any{apub}
@@ -269,11 +251,7 @@ func TestResolverDelete(t *testing.T) {
 		if r.Error != nil || r.Data == nil || r.Data.Message != "deleted 1 accounts" || r.Data.Code != 200 {
 			t.Fatalf("DELETE: data %+v error %+v", r.Data, r.Error)
 		}
-		select {
-		case <-closed:
-		case <-time.After(5 * time.Second):
-			t.Fatal("user of a deleted account still connected")
-		}
+		victim.closedWith(t, "account authentication expired")
 		refused(t, "user of a deleted account", url, u.creds(t))
 		if _, err := os.Stat(filepath.Join(dir, apub+".jwt.deleted")); err != nil {
 			t.Errorf("deleted JWT not renamed: %v", err)
@@ -368,8 +346,10 @@ leafnodes { listen: "127.0.0.1:-1" }
 
 // TestResolverAccountUpdate: pushed updates reach connected clients: an
 // import added to B delivers A's export to a subscriber of B that was
-// already there, removing A's signing key closes its user (without an
-// -ERR, as nats-server does) and leaves the account key's user alone.
+// already there, B's connection limit lowered to one closes its newer
+// client with nats-server's -ERR, removing A's signing key closes its user
+// (without an -ERR, as nats-server does) and leaves the account key's user
+// alone.
 func TestResolverAccountUpdate(t *testing.T) {
 	tr := newTrust(t)
 	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
@@ -391,6 +371,7 @@ func TestResolverAccountUpdate(t *testing.T) {
 	}, tr.op)
 	bSecond := signAccount(t, bpub, "B", func(ac *jwt.AccountClaims) {
 		ac.Imports.Add(&jwt.Import{Account: apub, Subject: "news.>", Type: jwt.Stream})
+		ac.Limits.Conn = 1
 	}, tr.op)
 
 	mk := func(dir string) string {
@@ -411,6 +392,7 @@ func TestResolverAccountUpdate(t *testing.T) {
 			t.Fatal(err)
 		}
 		flush(t, rd)
+		extra := watched(t, url, reader.creds(t))
 		if err := pub.Publish("news.1", []byte("before")); err != nil {
 			t.Fatal(err)
 		}
@@ -418,6 +400,7 @@ func TestResolverAccountUpdate(t *testing.T) {
 		none(t, sub)
 
 		pushOK(t, sys, "$SYS.REQ.CLAIMS.UPDATE", bpub, bSecond)
+		extra.closedWith(t, "maximum account active connections exceeded")
 		// The import is in place once a publish of A's gets through.
 		natstest.WaitFor(t, 5*time.Second, "A's stream in B", func() bool {
 			if err := pub.Publish("news.2", []byte("after")); err != nil {
@@ -437,4 +420,42 @@ func TestResolverAccountUpdate(t *testing.T) {
 		roundTrip(t, pub)
 		refused(t, "user of a removed signing key", url, bySK.creds(t))
 	})
+}
+
+// watchedConn is a connection that does not reconnect, with what it was
+// told before it closed.
+type watchedConn struct {
+	nc     *nats.Conn
+	errs   chan error
+	closed chan struct{}
+}
+
+func watched(t testing.TB, url string, opts ...nats.Option) *watchedConn {
+	t.Helper()
+	w := &watchedConn{errs: make(chan error, 8), closed: make(chan struct{})}
+	w.nc = natstest.Connect(t, url, append(opts, nats.NoReconnect(),
+		nats.ClosedHandler(func(*nats.Conn) { close(w.closed) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { w.errs <- err }))...)
+	return w
+}
+
+// closedWith waits for the server to close the connection and checks the
+// -ERR it sent first (nats.go reports it lower-cased, as an async error
+// or as the last error).
+func (w *watchedConn) closedWith(t testing.TB, want string) {
+	t.Helper()
+	select {
+	case <-w.closed:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still connected; expected to be closed with %q", want)
+	}
+	got := fmt.Sprint(w.nc.LastError())
+	select {
+	case err := <-w.errs:
+		got = err.Error()
+	default:
+	}
+	if !strings.Contains(strings.ToLower(got), want) {
+		t.Errorf("closed with %q, want %q", got, want)
+	}
 }

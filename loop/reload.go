@@ -429,6 +429,8 @@ const (
 	closeLeafPerms
 	closeRevoked
 	closeSigner
+	closeAccountGone
+	closeAccountConns
 )
 
 type reloadDecision struct {
@@ -482,6 +484,10 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 				d.action = closeRevoked
 			case errors.Is(v.err, auth.ErrUnknownSigner):
 				d.action = closeSigner
+			case errors.Is(v.err, auth.ErrUnknownAccount):
+				// Its account is gone (a resolver deleted it): nats-server
+				// expires the account.
+				d.action = closeAccountGone
 			case v.err != nil:
 				d.action = closeUnauthorized
 			case v.id.Account != sn.account:
@@ -496,6 +502,29 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 			decisions[i] = append(decisions[i], d)
 			if !sn.leaf && d.action == updateConn {
 				keptClients = append(keptClients, ref{i, len(decisions[i]) - 1})
+			}
+		}
+	}
+	if authn.Operator() {
+		// An account JWT whose connection limit went down closes the
+		// newest of its clients over the limit, as nats-server does.
+		byAcc := make(map[string][]ref)
+		for _, r := range keptClients {
+			d := &decisions[r.i][r.j]
+			if info := d.id.AccountInfo; info != nil && info.MaxConnections > 0 {
+				byAcc[d.id.Account] = append(byAcc[d.id.Account], r)
+			}
+		}
+		for _, refs := range byAcc {
+			limit := decisions[refs[0].i][refs[0].j].id.AccountInfo.MaxConnections
+			if len(refs) <= limit {
+				continue
+			}
+			sort.Slice(refs, func(x, y int) bool {
+				return decisions[refs[x].i][refs[x].j].snap.c.cid < decisions[refs[y].i][refs[y].j].snap.c.cid
+			})
+			for _, r := range refs[limit:] {
+				decisions[r.i][r.j].action = closeAccountConns
 			}
 		}
 	}
@@ -542,6 +571,11 @@ func (w *worker) applyReload(d reloadDecision) {
 	case closeRevoked:
 		s.log.Debugf("%s - %v", c, d.err)
 		c.closeWith(reasonRevocation, auth.WireUserRevoked)
+	case closeAccountGone:
+		s.log.Debugf("%s - %v", c, d.err)
+		c.closeWith(reasonAuthExpired, auth.WireAccountExpired)
+	case closeAccountConns:
+		c.closeWith(reasonMaxConns, auth.WireAccountConnections)
 	case closeSigner:
 		// nats-server closes these without an -ERR.
 		s.log.Debugf("%s - %v", c, d.err)
