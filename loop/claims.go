@@ -79,8 +79,16 @@ type resolverState struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex
-	waiting map[string]chan []byte // guarded by mu: lookups by reply subject
+	mu       sync.Mutex
+	waiting  map[string]chan []byte // guarded by mu: lookups by reply subject
+	inflight map[string]*flight     // guarded by mu: lookups by account
+}
+
+// flight is one lookup of an account, which every check that needs the
+// account while it runs waits for instead of asking again.
+type flight struct {
+	done chan struct{}
+	err  error
 }
 
 // openResolver opens a directory resolver's store; nil for MEMORY.
@@ -106,7 +114,7 @@ func openResolver(opts *conf.Options) (*resolverState, []string, error) {
 	}
 	r := &resolverState{kind: opts.Resolver, store: st, allowDelete: opts.ResolverAllowDelete,
 		timeout: opts.ResolverTimeout, reqs: make(chan claimReq, claimsQueue), stop: make(chan struct{}),
-		waiting: make(map[string]chan []byte)}
+		waiting: make(map[string]chan []byte), inflight: make(map[string]*flight)}
 	if r.timeout <= 0 {
 		r.timeout = defaultFetchTimeout
 	}
@@ -406,12 +414,41 @@ func (r *resolverState) checkDelete(gk *jwt.GenericClaims, ids *[]string) error 
 
 // fetch is the authenticators' Fetcher: it runs on an auth worker and
 // waits for another server to answer a lookup of account key through the
-// system account, then stores and applies the JWT.
+// system account, then stores and applies the JWT. Checks that need the
+// same account meanwhile wait for the same lookup.
 func (r *resolverState) fetch(key string) error {
 	s := r.srv
 	if s == nil || s.sys == nil || r.inbox == "" {
 		return errors.New("eventing shut down")
 	}
+	if _, ok := s.currentAuth().LookupAccount(key); ok {
+		// Installed since the check began: it is made again.
+		return nil
+	}
+	r.mu.Lock()
+	if f := r.inflight[key]; f != nil {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-r.stop:
+			return errors.New("fetching jwt failed due to shutdown")
+		}
+	}
+	f := &flight{done: make(chan struct{})}
+	r.inflight[key] = f
+	r.mu.Unlock()
+	f.err = r.lookup(key)
+	r.mu.Lock()
+	delete(r.inflight, key)
+	r.mu.Unlock()
+	close(f.done)
+	return f.err
+}
+
+// lookup asks the other servers for account key and installs the answer.
+func (r *resolverState) lookup(key string) error {
+	s := r.srv
 	reply := r.inbox + nuid.Next()
 	ch := make(chan []byte, 4)
 	r.mu.Lock()

@@ -299,12 +299,12 @@ leafnodes { listen: "127.0.0.1:-1" }
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := jwt.FormatUserConfig(sysUser.jwt, seed)
+	sysCreds, err := jwt.FormatUserConfig(sysUser.jwt, seed)
 	if err != nil {
 		t.Fatal(err)
 	}
 	credsPath := filepath.Join(t.TempDir(), "sys.creds")
-	if err := os.WriteFile(credsPath, creds, 0o600); err != nil {
+	if err := os.WriteFile(credsPath, sysCreds, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	edgeDir := t.TempDir()
@@ -327,7 +327,25 @@ leafnodes { listen: "127.0.0.1:-1" }
 		return err == nil && len(m.Data) > 0
 	})
 
-	nc := accepted(t, "user of an account only the hub knows", edgeURL, u.creds(t))
+	// Several clients of the account at once: one lookup serves them all.
+	creds := u.creds(t)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			nc, err := nats.Connect(edgeURL, creds, nats.NoReconnect())
+			if err == nil {
+				err = nc.Flush()
+				nc.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Errorf("user of an account only the hub knows: %v", err)
+		}
+	}
+	nc := accepted(t, "user of an account only the hub knows", edgeURL, creds)
 	sub, err := nc.SubscribeSync("x")
 	if err != nil {
 		t.Fatal(err)
