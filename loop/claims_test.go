@@ -263,36 +263,52 @@ func TestResolverDelete(t *testing.T) {
 // remote bound to the system account admits a user of an account only the
 // hub (full resolver; nats-server, then Canopy) knows, once the JWT
 // arrives through the link; it keeps the JWT in its dir; a user of an
-// account nobody knows is refused when the lookup times out. A nats-server
+// account nobody knows is refused when the lookup times out; an update
+// pushed to the hub revokes a user connected to the edge. A nats-server
 // edge on a Canopy hub does the same: Canopy's LOOKUP answers it.
 func TestResolverCacheLeaf(t *testing.T) {
+	tr := newTrust(t)
+	fx := &cacheFixture{tr: tr, sysUser: newUser(t, tr.sys, tr.sysPub, nil)}
+	var akp nkeys.KeyPair
+	akp, fx.apub = tr.account(t, "A", nil)
+	fx.u = newUser(t, akp, fx.apub, nil)
+	fx.goes = newUser(t, akp, fx.apub, nil)
+	bkp := newKey(t, nkeys.CreateAccount)
+	fx.stranger = newUser(t, bkp, pubKey(t, bkp), nil)
+	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0))) // a later jti, see TestResolverFullPush
+	fx.revoking = signAccount(t, fx.apub, "A", func(ac *jwt.AccountClaims) { ac.RevokeAt(fx.goes.pub, time.Now()) }, tr.op)
 	for _, k := range []struct{ hub, edge string }{{"nats-server", "canopy"}, {"canopy", "canopy"}, {"canopy", "nats-server"}} {
-		t.Run("hub "+k.hub+" edge "+k.edge, func(t *testing.T) { cacheLeaf(t, k.hub, k.edge) })
+		t.Run("hub "+k.hub+" edge "+k.edge, func(t *testing.T) { cacheLeaf(t, k.hub, k.edge, fx) })
 	}
 }
 
-func cacheLeaf(t *testing.T, hubKind, edgeKind string) {
-	tr := newTrust(t)
-	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
-	akp, apub := tr.account(t, "A", nil)
-	u := newUser(t, akp, apub, nil)
-	bkp := newKey(t, nkeys.CreateAccount)
-	stranger := newUser(t, bkp, pubKey(t, bkp), nil)
+// cacheFixture is what every pairing of TestResolverCacheLeaf uses: an
+// account A only the hub knows, its users (goes is revoked by the update
+// revoking), and a user of an account nobody knows.
+type cacheFixture struct {
+	tr               *trust
+	sysUser, u, goes *user
+	stranger         *user
+	apub             string
+	revoking         string
+}
 
+func cacheLeaf(t *testing.T, hubKind, edgeKind string, fx *cacheFixture) {
+	tr, sysUser, apub, u, stranger := fx.tr, fx.sysUser, fx.apub, fx.u, fx.stranger
 	hubConf := fmt.Sprintf(`operator: %q
 system_account: %s
 resolver: { type: full, dir: %q }
 resolver_preload: { %s: %q, %s: %q }
 leafnodes { listen: "127.0.0.1:-1" }
 `, tr.operatorJWT(t), tr.sysPub, t.TempDir(), tr.sysPub, tr.preload[tr.sysPub], apub, tr.preload[apub])
-	var hubURL string
+	var hubURL, hubClients string
 	var hubLeafs func() int
 	if hubKind == "canopy" {
 		hub := natstest.StartCanopy(t, hubConf)
-		hubURL, hubLeafs = hub.LeafURL(), hub.NumLeafs
+		hubURL, hubClients, hubLeafs = hub.LeafURL(), hub.ClientURL(), hub.NumLeafs
 	} else {
 		hub := natstest.StartNATS(t, hubConf)
-		hubURL, hubLeafs = hub.LeafURL(), hub.NumLeafNodes
+		hubURL, hubClients, hubLeafs = hub.LeafURL(), "nats://"+hub.Addr().String(), hub.NumLeafNodes
 	}
 
 	seed, err := sysUser.kp.Seed()
@@ -360,6 +376,13 @@ leafnodes { listen: "127.0.0.1:-1" }
 		t.Errorf("cached JWT: %v (%d bytes)", err, len(b))
 	}
 	refused(t, "user of an account nobody knows", edgeURL, stranger.creds(t))
+
+	// An update pushed to the hub reaches the edge's cached copy through
+	// the link: the user it revokes is closed there.
+	victim := watched(t, edgeURL, fx.goes.creds(t))
+	pushOK(t, connect(t, hubClients, sysUser.creds(t)), "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", apub, fx.revoking)
+	victim.closedWith(t, "authentication revoked")
+	roundTrip(t, nc)
 }
 
 // TestResolverAccountUpdate: pushed updates reach connected clients: an
