@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -132,6 +133,22 @@ func (st *DirStore) List() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Hash is what a full resolver compares with its peers' to know whether
+// their sets of JWTs differ: the XOR of the SHA-256 of every JWT, as
+// nats-server's directory store computes it.
+func (st *DirStore) Hash() [sha256.Size]byte {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var h [sha256.Size]byte
+	for _, tok := range st.jwts {
+		x := sha256.Sum256([]byte(tok))
+		for i := range h {
+			h[i] ^= x[i]
+		}
+	}
+	return h
 }
 
 // ErrStoreFull is what saving a new account past a full resolver's limit

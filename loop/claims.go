@@ -50,11 +50,16 @@ const (
 	claimsAccUpdate = "$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE"
 	claimsAccLookup = "$SYS.REQ.ACCOUNT.*.CLAIMS.LOOKUP"
 	claimsOldUpdate = "$SYS.ACCOUNT.*.CLAIMS.UPDATE"
+	claimsPack      = "$SYS.REQ.CLAIMS.PACK"
 	sysInboxPrefix  = "$SYS._INBOX."
 )
 
 // defaultFetchTimeout is nats-server's DEFAULT_ACCOUNT_FETCH_TIMEOUT.
 const defaultFetchTimeout = 1900 * time.Millisecond
+
+// defaultSyncInterval is how often a full resolver compares its JWTs with
+// its peers' when interval is not set, as nats-server's.
+const defaultSyncInterval = time.Minute
 
 // claimsQueue bounds the requests waiting for the resolver goroutine.
 const claimsQueue = 1024
@@ -73,7 +78,9 @@ type resolverState struct {
 	store       *auth.DirStore
 	allowDelete bool
 	timeout     time.Duration
-	inbox       string // "$SYS._INBOX.<hash>.": where lookup answers come
+	interval    time.Duration // FULL: how often to compare with the peers
+	inbox       string        // "$SYS._INBOX.<hash>.": where lookup answers come
+	packInbox   string        // where the peers' packs come
 
 	reqs chan claimReq
 	stop chan struct{}
@@ -112,11 +119,15 @@ func openResolver(opts *conf.Options) (*resolverState, []string, error) {
 			warnings = append(warnings, fmt.Sprintf("DirResolver - preloaded account %s not stored: %v", k, err))
 		}
 	}
-	r := &resolverState{kind: opts.Resolver, store: st, allowDelete: opts.ResolverAllowDelete,
+	r := &resolverState{kind: opts.Resolver, store: st, allowDelete: opts.ResolverAllowDelete || cache,
 		timeout: opts.ResolverTimeout, reqs: make(chan claimReq, claimsQueue), stop: make(chan struct{}),
 		waiting: make(map[string]chan []byte), inflight: make(map[string]*flight)}
 	if r.timeout <= 0 {
 		r.timeout = defaultFetchTimeout
+	}
+	r.interval = opts.ResolverInterval
+	if r.interval <= 0 {
+		r.interval = defaultSyncInterval
 	}
 	return r, warnings, nil
 }
@@ -146,9 +157,12 @@ func (s *Server) setupResolver() {
 	}
 	h := sha256.Sum256([]byte(s.id))
 	r.inbox = sysInboxPrefix + base64.RawURLEncoding.EncodeToString(h[:])[:8] + "."
-	subjects := []string{claimsAccUpdate, claimsOldUpdate, r.inbox + "*"}
+	r.packInbox = r.inbox + nuid.Next()
+	// A cache, as nats-server's, neither answers lookups nor takes part
+	// in the pack exchange.
+	subjects := []string{claimsAccUpdate, claimsOldUpdate, claimsUpdate, claimsList, claimsDelete, r.inbox + "*"}
 	if r.kind == "FULL" {
-		subjects = append(subjects, claimsUpdate, claimsList, claimsDelete, claimsAccLookup)
+		subjects = append(subjects, claimsAccLookup, claimsPack)
 	}
 	for _, subj := range subjects {
 		if _, err := s.subscribeInternal(s.sys.acc, subj, r.deliver); err != nil {
@@ -180,7 +194,7 @@ func (s *Server) stopResolver() {
 // anything else to the resolver goroutine. It never blocks.
 func (r *resolverState) deliver(_ *worker, _ *client, _ *subscription, subject, reply []byte, hdr int, msg []byte) int {
 	payload := msg[min(hdr, len(msg)):]
-	if strings.HasPrefix(string(subject), r.inbox) {
+	if strings.HasPrefix(string(subject), r.inbox) && string(subject) != r.packInbox {
 		r.mu.Lock()
 		ch := r.waiting[string(subject)]
 		r.mu.Unlock()
@@ -202,12 +216,81 @@ func (r *resolverState) deliver(_ *worker, _ *client, _ *subscription, subject, 
 // run is the resolver goroutine.
 func (r *resolverState) run() {
 	defer r.wg.Done()
+	var tick <-chan time.Time
+	if r.kind == "FULL" {
+		t := time.NewTicker(r.interval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case <-r.stop:
 			return
 		case q := <-r.reqs:
 			r.serve(&q)
+		case <-tick:
+			// Ask the peers for what we lack: those whose set differs
+			// answer with theirs (nats-server's pack exchange).
+			h := r.store.Hash()
+			r.srv.publishInternal(r.srv.sys.acc, claimsPack, r.packInbox, 0, h[:])
+		}
+	}
+}
+
+// pack answers a peer's $SYS.REQ.CLAIMS.PACK: nothing but the closing
+// empty message when its hash is ours, else every JWT, one "key|jwt" per
+// message, then the empty message.
+func (r *resolverState) pack(q *claimReq) {
+	if q.reply == "" {
+		return
+	}
+	s := r.srv
+	if h := r.store.Hash(); string(h[:]) != string(q.msg) {
+		all := r.store.All()
+		for _, k := range r.store.List() {
+			if tok, ok := all[k]; ok {
+				s.publishInternal(s.sys.acc, q.reply, "", 0, []byte(k+"|"+tok))
+			}
+		}
+	}
+	s.publishInternal(s.sys.acc, q.reply, "", 0, nil)
+}
+
+// merge takes what a peer's pack holds that is newer than ours. Unlike
+// nats-server's, it keeps only JWTs a trusted operator signed.
+func (r *resolverState) merge(q *claimReq) {
+	if len(q.msg) == 0 {
+		return
+	}
+	authn := r.srv.currentAuth()
+	changed := false
+	for _, line := range strings.Split(string(q.msg), "\n") {
+		if line == "" {
+			continue
+		}
+		key, tok, ok := strings.Cut(line, "|")
+		if !ok || !nkeys.IsValidPublicAccountKey(key) {
+			r.srv.log.Errorf("DirResolver - Merging resulted in error: malformed pack line")
+			return
+		}
+		ac, err := authn.CheckAccountJWT(tok)
+		if err == nil && ac.Subject != key {
+			err = errors.New("subject does not match jwt content")
+		}
+		if err != nil {
+			r.srv.log.Errorf("DirResolver - Merging %s resulted in error: %v", key, err)
+			continue
+		}
+		c, err := r.store.Save(key, tok)
+		if err != nil {
+			r.srv.log.Errorf("DirResolver - Merging %s resulted in error: %v", key, err)
+			continue
+		}
+		changed = changed || c
+	}
+	if changed {
+		if err := r.srv.applyResolver(); err != nil {
+			r.srv.log.Errorf("DirResolver - Merging resulted in error: %v", err)
 		}
 	}
 }
@@ -237,6 +320,10 @@ type claimResponse struct {
 func (r *resolverState) serve(q *claimReq) {
 	subj := q.subject
 	switch {
+	case subj == r.packInbox:
+		r.merge(q)
+	case subj == claimsPack:
+		r.pack(q)
 	case subj == claimsList:
 		if q.reply == "" {
 			return
@@ -257,13 +344,6 @@ func (r *resolverState) serve(q *claimReq) {
 		key := accountToken(subj)
 		if key == "" {
 			return
-		}
-		if r.kind == "CACHE" {
-			// A cache takes updates of the accounts it holds, silently.
-			if r.store.Get(key) == "" {
-				return
-			}
-			q.reply = ""
 		}
 		r.update(q, key)
 	}
@@ -318,37 +398,58 @@ func (s *Server) currentAuth() *auth.Authenticator {
 
 // update stores a pushed account JWT (key: the account the subject names,
 // "" for $SYS.REQ.CLAIMS.UPDATE) and applies it.
+//
+// A cache takes only updates of the accounts it knows, and words its
+// answers as nats-server's cache does ("jwt updated cache", "jwt update
+// cache skipped").
 func (r *resolverState) update(q *claimReq, key string) {
+	cache := r.kind == "CACHE"
+	words := func(full, cached string) string {
+		if cache {
+			return cached
+		}
+		return full
+	}
+	failed := words("jwt update resulted in error", "jwt update cache resulted in error")
 	tok := strings.TrimSpace(string(q.msg))
-	ac, err := r.srv.currentAuth().CheckAccountJWT(tok)
+	authn := r.srv.currentAuth()
+	ac, err := authn.CheckAccountJWT(tok)
 	acc := "n/a"
+	if key != "" {
+		acc = key
+	}
 	if ac != nil {
 		acc = ac.Subject
 	}
 	var verr *auth.ValidationError
 	switch {
-	case errors.As(err, &verr):
-		r.respond(q.reply, acc, "jwt validation failed", err)
-		return
-	case err != nil:
-		r.respond(q.reply, acc, "jwt update resulted in error", err)
+	case err != nil && !errors.As(err, &verr):
+		r.respond(q.reply, acc, failed, err)
 		return
 	case key != "" && ac.Subject != key:
-		r.respond(q.reply, key, "jwt update resulted in error", errors.New("subject does not match jwt content"))
+		r.respond(q.reply, key, failed, errors.New("subject does not match jwt content"))
+		return
+	}
+	if _, known := authn.LookupAccount(acc); cache && !known {
+		r.respond(q.reply, acc, "jwt update cache skipped", nil)
+		return
+	}
+	if err != nil {
+		r.respond(q.reply, acc, words("jwt validation failed", "jwt update cache validation failed"), err)
 		return
 	}
 	changed, err := r.store.Save(ac.Subject, tok)
 	if err != nil {
-		r.respond(q.reply, acc, "jwt update resulted in error", err)
+		r.respond(q.reply, acc, failed, err)
 		return
 	}
 	if changed {
 		if err := r.srv.applyResolver(); err != nil {
-			r.respond(q.reply, acc, "jwt update resulted in error", err)
+			r.respond(q.reply, acc, failed, err)
 			return
 		}
 	}
-	r.respond(q.reply, acc, "jwt updated", nil)
+	r.respond(q.reply, acc, words("jwt updated", "jwt updated cache"), nil)
 }
 
 // delete handles $SYS.REQ.CLAIMS.DELETE: a generic JWT the operator signs

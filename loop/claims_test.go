@@ -94,11 +94,13 @@ func claimRequest(t testing.TB, nc *nats.Conn, subject, tok string) *claimReply 
 	return &r
 }
 
-// pushOK pushes an account JWT as nsc push does and checks the answer.
-func pushOK(t testing.TB, nc *nats.Conn, subject, pub, tok string) {
+// pushOK pushes an account JWT as nsc push does and checks the first
+// answer: "jwt updated" from a full resolver, or one of messages.
+func pushOK(t testing.TB, nc *nats.Conn, subject, pub, tok string, messages ...string) {
 	t.Helper()
 	r := claimRequest(t, nc, subject, tok)
-	if r.Error != nil || r.Data == nil || r.Data.Account != pub || r.Data.Code != 200 || r.Data.Message != "jwt updated" {
+	if r.Error != nil || r.Data == nil || r.Data.Account != pub || r.Data.Code != 200 ||
+		!slices.Contains(append(messages, "jwt updated"), r.Data.Message) {
 		t.Fatalf("push to %s: data %+v error %+v", subject, r.Data, r.Error)
 	}
 }
@@ -295,45 +297,10 @@ type cacheFixture struct {
 
 func cacheLeaf(t *testing.T, hubKind, edgeKind string, fx *cacheFixture) {
 	tr, sysUser, apub, u, stranger := fx.tr, fx.sysUser, fx.apub, fx.u, fx.stranger
-	hubConf := fmt.Sprintf(`operator: %q
-system_account: %s
-resolver: { type: full, dir: %q }
-resolver_preload: { %s: %q, %s: %q }
-leafnodes { listen: "127.0.0.1:-1" }
-`, tr.operatorJWT(t), tr.sysPub, t.TempDir(), tr.sysPub, tr.preload[tr.sysPub], apub, tr.preload[apub])
-	var hubURL, hubClients string
-	var hubLeafs func() int
-	if hubKind == "canopy" {
-		hub := natstest.StartCanopy(t, hubConf)
-		hubURL, hubClients, hubLeafs = hub.LeafURL(), hub.ClientURL(), hub.NumLeafs
-	} else {
-		hub := natstest.StartNATS(t, hubConf)
-		hubURL, hubClients, hubLeafs = hub.LeafURL(), "nats://"+hub.Addr().String(), hub.NumLeafNodes
-	}
-
-	seed, err := sysUser.kp.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sysCreds, err := jwt.FormatUserConfig(sysUser.jwt, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	credsPath := filepath.Join(t.TempDir(), "sys.creds")
-	if err := os.WriteFile(credsPath, sysCreds, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	edgeDir := t.TempDir()
-	edgeConf := tr.resolverConfig(t, fmt.Sprintf("{ type: cache, dir: %q, timeout: \"500ms\" }", edgeDir)) +
-		fmt.Sprintf("leafnodes { reconnect: \"100ms\"\n  remotes: [ { url: %q, credentials: %q, account: %s } ] }\n",
-			hubURL, credsPath, tr.sysPub)
-	var edgeURL string
-	if edgeKind == "canopy" {
-		edgeURL = natstest.StartCanopy(t, edgeConf).ClientURL()
-	} else {
-		edgeURL = "nats://" + natstest.StartNATS(t, edgeConf).Addr().String()
-	}
-	natstest.WaitFor(t, 10*time.Second, "the system account's leaf link", func() bool { return hubLeafs() == 1 })
+	hubClients, edgeURL := sysLeafPair(t, tr, sysUser, hubKind, edgeKind,
+		fmt.Sprintf("{ type: full, dir: %q }", t.TempDir()), map[string]string{apub: tr.preload[apub]},
+		fmt.Sprintf("{ type: cache, dir: %q, timeout: \"500ms\" }", edgeDir))
 
 	// The hub's lookup subscription must have reached the edge before the
 	// edge can ask: a request through the link is the signal.
@@ -380,7 +347,8 @@ leafnodes { listen: "127.0.0.1:-1" }
 	// An update pushed to the hub reaches the edge's cached copy through
 	// the link: the user it revokes is closed there.
 	victim := watched(t, edgeURL, fx.goes.creds(t))
-	pushOK(t, connect(t, hubClients, sysUser.creds(t)), "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", apub, fx.revoking)
+	// The first answer may be the edge's, in a cache's words.
+	pushOK(t, connect(t, hubClients, sysUser.creds(t)), "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", apub, fx.revoking, "jwt updated cache")
 	victim.closedWith(t, "authentication revoked")
 	roundTrip(t, nc)
 }
@@ -499,4 +467,109 @@ func (w *watchedConn) closedWith(t testing.TB, want string) {
 	if !strings.Contains(strings.ToLower(got), want) {
 		t.Errorf("closed with %q, want %q", got, want)
 	}
+}
+
+// sysLeafPair starts a hub and an edge (each "canopy" or "nats-server") in
+// operator mode with the given resolver blocks, the hub preloading the
+// system account and hubAccounts, the edge the system account only, the
+// edge's leaf remote bound to the system account with sysUser's
+// credentials. It returns their client URLs once the link is up.
+func sysLeafPair(t *testing.T, tr *trust, sysUser *user, hubKind, edgeKind, hubResolver string, hubAccounts map[string]string, edgeResolver string) (string, string) {
+	t.Helper()
+	var pre strings.Builder
+	for k, v := range hubAccounts {
+		fmt.Fprintf(&pre, "\n  %s: %q", k, v)
+	}
+	hubConf := fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: %s\nresolver_preload: {\n  %s: %q%s\n}\nleafnodes { listen: \"127.0.0.1:-1\" }\n",
+		tr.operatorJWT(t), tr.sysPub, hubResolver, tr.sysPub, tr.preload[tr.sysPub], pre.String())
+	var hubLeafURL, hubURL string
+	var hubLeafs func() int
+	if hubKind == "canopy" {
+		hub := natstest.StartCanopy(t, hubConf)
+		hubLeafURL, hubURL, hubLeafs = hub.LeafURL(), hub.ClientURL(), hub.NumLeafs
+	} else {
+		hub := natstest.StartNATS(t, hubConf)
+		hubLeafURL, hubURL, hubLeafs = hub.LeafURL(), "nats://"+hub.Addr().String(), hub.NumLeafNodes
+	}
+	seed, err := sysUser.kp.Seed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sysCreds, err := jwt.FormatUserConfig(sysUser.jwt, seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credsPath := filepath.Join(t.TempDir(), "sys.creds")
+	if err := os.WriteFile(credsPath, sysCreds, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	edgeConf := tr.resolverConfig(t, edgeResolver) +
+		fmt.Sprintf("leafnodes { reconnect: \"100ms\"\n  remotes: [ { url: %q, credentials: %q, account: %s } ] }\n",
+			hubLeafURL, credsPath, tr.sysPub)
+	var edgeURL string
+	if edgeKind == "canopy" {
+		edgeURL = natstest.StartCanopy(t, edgeConf).ClientURL()
+	} else {
+		edgeURL = "nats://" + natstest.StartNATS(t, edgeConf).Addr().String()
+	}
+	natstest.WaitFor(t, 10*time.Second, "the system account's leaf link", func() bool { return hubLeafs() == 1 })
+	return hubURL, edgeURL
+}
+
+// TestResolverFullSync: two full resolvers linked through the system
+// account exchange what they lack every interval ($SYS.REQ.CLAIMS.PACK):
+// an account only the hub has reaches the edge's dir, and its users are
+// admitted there, with Canopy and nats-server on either side.
+func TestResolverFullSync(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	akp, apub := tr.account(t, "A", nil)
+	u := newUser(t, akp, apub, nil)
+	for _, k := range []struct{ hub, edge string }{{"nats-server", "canopy"}, {"canopy", "nats-server"}} {
+		t.Run("hub "+k.hub+" edge "+k.edge, func(t *testing.T) {
+			edgeDir := t.TempDir()
+			_, edgeURL := sysLeafPair(t, tr, sysUser, k.hub, k.edge,
+				fmt.Sprintf("{ type: full, dir: %q, interval: \"100ms\" }", t.TempDir()), map[string]string{apub: tr.preload[apub]},
+				fmt.Sprintf("{ type: full, dir: %q, interval: \"100ms\", timeout: \"100ms\" }", edgeDir))
+			natstest.WaitFor(t, 10*time.Second, "A's JWT in the edge's dir", func() bool {
+				b, err := os.ReadFile(filepath.Join(edgeDir, apub+".jwt"))
+				return err == nil && string(b) == tr.preload[apub]
+			})
+			natstest.WaitFor(t, 10*time.Second, "A known to the edge", func() bool {
+				nc, err := nats.Connect(edgeURL, u.creds(t), nats.NoReconnect())
+				if err == nil {
+					nc.Close()
+				}
+				return err == nil
+			})
+		})
+	}
+}
+
+// TestResolverCacheAnswers: a cache resolver on its own answers a push of
+// an account it does not hold in nats-server's words, and lists what it
+// holds.
+func TestResolverCacheAnswers(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	_, apub := tr.account(t, "A", nil)
+	mk := func(dir string) string {
+		return tr.resolverConfig(t, fmt.Sprintf("{ type: cache, dir: %q, timeout: \"100ms\" }", dir))
+	}
+	withDirs(t, mk, func(t *testing.T, _ string, start func() string) {
+		sys := connect(t, start(), sysUser.creds(t))
+		r := claimRequest(t, sys, "$SYS.REQ.CLAIMS.UPDATE", tr.preload[apub])
+		if r.Error != nil || r.Data == nil || r.Data.Account != apub || r.Data.Message != "jwt update cache skipped" {
+			t.Errorf("push to a cache: data %+v error %+v", r.Data, r.Error)
+		}
+		var list struct {
+			Data []string `json:"data"`
+		}
+		if err := json.Unmarshal(request(t, sys, "$SYS.REQ.CLAIMS.LIST", nil), &list); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(list.Data, []string{tr.sysPub}) {
+			t.Errorf("LIST = %v, want the system account", list.Data)
+		}
+	})
 }
