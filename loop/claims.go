@@ -86,6 +86,11 @@ type resolverState struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
+	// applied is what the authenticator in force was built from, so that
+	// an update checks again only the connections of accounts whose JWT
+	// changed. Guarded by the server's reloadMu (set in New before).
+	applied map[string]string
+
 	mu       sync.Mutex
 	waiting  map[string]chan []byte // guarded by mu: lookups by reply subject
 	inflight map[string]*flight     // guarded by mu: lookups by account
@@ -133,13 +138,32 @@ func openResolver(opts *conf.Options) (*resolverState, []string, error) {
 }
 
 // newAuth builds the authenticator for opts: with a directory resolver,
-// from its store too, looking unknown accounts up through the system
-// account.
-func (s *Server) newAuth(opts *conf.Options) (*auth.Authenticator, error) {
+// from its store too (the JWTs it used are returned), looking unknown
+// accounts up through the system account.
+func (s *Server) newAuth(opts *conf.Options) (*auth.Authenticator, map[string]string, error) {
 	if s.res == nil {
-		return auth.New(opts)
+		a, err := auth.New(opts)
+		return a, nil, err
 	}
-	return auth.NewResolved(opts, s.res.store.All(), s.res.fetch)
+	jwts := s.res.store.All()
+	a, err := auth.NewResolved(opts, jwts, s.res.fetch)
+	return a, jwts, err
+}
+
+// changedAccounts lists the accounts whose JWT differs between two sets.
+func changedAccounts(before, after map[string]string) map[string]bool {
+	out := make(map[string]bool)
+	for k, v := range after {
+		if before[k] != v {
+			out[k] = true
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			out[k] = true
+		}
+	}
+	return out
 }
 
 // setupResolver subscribes the resolver's services in the system account.
@@ -607,10 +631,11 @@ func (s *Server) applyResolver() error {
 	s.ops.reloadMu.Lock()
 	defer s.ops.reloadMu.Unlock()
 	opts := s.Options()
-	authn, err := s.newAuth(opts)
+	authn, jwts, err := s.newAuth(opts)
 	if err != nil {
 		return err
 	}
+	changed := changedAccounts(s.res.applied, jwts)
 	for _, w := range authn.Warnings() {
 		s.log.Warnf("%s", w)
 	}
@@ -627,6 +652,7 @@ func (s *Server) applyResolver() error {
 			s.accounts[info.Name].info = info
 		}
 		s.mu.Unlock()
+		s.res.applied = jwts
 		s.rewireImports()
 		return nil
 	}
@@ -634,8 +660,9 @@ func (s *Server) applyResolver() error {
 	if err != nil {
 		return err
 	}
+	s.res.applied = jwts
 	s.rewireImports()
-	s.recheckConnections(snaps, authn, opts)
+	s.recheckConnections(snaps, authn, opts, changed)
 	return nil
 }
 

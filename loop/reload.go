@@ -69,7 +69,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
-	authn, err := s.newAuth(opts)
+	authn, jwts, err := s.newAuth(opts)
 	if err != nil {
 		return err
 	}
@@ -100,6 +100,9 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
+	if s.res != nil {
+		s.res.applied = jwts
+	}
 	s.storeTLS(tlsClient, tlsLeaf)
 	s.ops.mu.Lock()
 	s.ops.configTime = time.Now()
@@ -112,7 +115,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	for _, key := range changed {
 		s.log.Noticef("Reloaded: %s", key)
 	}
-	s.recheckConnections(snaps, authn, opts)
+	s.recheckConnections(snaps, authn, opts, nil)
 	s.reloadRemotes(added, removed)
 	s.log.Noticef("Reloaded server configuration")
 	return nil
@@ -442,8 +445,10 @@ type reloadDecision struct {
 
 // recheckConnections authenticates every connection again against the new
 // rules, off the loops (bcrypt may be slow; identical credentials are
-// checked once), then applies the outcome on each connection's loop.
-func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authenticator, opts *conf.Options) {
+// checked once), then applies the outcome on each connection's loop. With
+// only set, only the connections bound to those accounts are checked (a
+// resolver update: the others' accounts did not change).
+func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authenticator, opts *conf.Options, only map[string]bool) {
 	// A check made again never looks an account up: an account that
 	// went away is gone for its users.
 	authn = authn.WithoutFetch()
@@ -463,6 +468,9 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 	for i, per := range snaps {
 		decisions[i] = make([]reloadDecision, 0, len(per))
 		for _, sn := range per {
+			if only != nil && !only[sn.account] {
+				continue
+			}
 			k := key{nonce: sn.nonce, leaf: sn.leaf}
 			if sn.creds != nil {
 				k.creds = *sn.creds

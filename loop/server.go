@@ -118,7 +118,8 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	}
 	var authn *auth.Authenticator
 	if res != nil {
-		authn, err = auth.NewResolved(opts, res.store.All(), res.fetch)
+		res.applied = res.store.All()
+		authn, err = auth.NewResolved(opts, res.applied, res.fetch)
 	} else {
 		authn, err = auth.New(opts)
 	}
