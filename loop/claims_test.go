@@ -573,3 +573,24 @@ func TestResolverCacheAnswers(t *testing.T) {
 		}
 	})
 }
+
+// TestResolverDirFromNATS: the directory a nats-server full resolver
+// wrote serves Canopy: an account pushed to nats-server is known to a
+// Canopy started on the same directory.
+func TestResolverDirFromNATS(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	akp, apub := tr.account(t, "A", nil)
+	tok := tr.preload[apub]
+	delete(tr.preload, apub)
+	dir := t.TempDir()
+	config := tr.resolverConfig(t, fmt.Sprintf("{ type: full, dir: %q, timeout: \"100ms\" }", dir))
+	ns := natstest.StartNATS(t, config)
+	pushOK(t, connect(t, "nats://"+ns.Addr().String(), sysUser.creds(t)), "$SYS.REQ.CLAIMS.UPDATE", apub, tok)
+
+	url := natstest.StartCanopy(t, config).ClientURL()
+	accepted(t, "user of an account nats-server stored", url, newUser(t, akp, apub, nil).creds(t))
+	if got := string(request(t, connect(t, url, sysUser.creds(t)), "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.LOOKUP", nil)); got != tok {
+		t.Errorf("LOOKUP answered %.40q..., want the JWT nats-server stored", got)
+	}
+}
