@@ -237,11 +237,12 @@ func (st *DirStore) remove(key string, hard bool) error {
 }
 
 // CheckAccountJWT decodes and validates an account JWT pushed to the
-// server ($SYS.REQ.CLAIMS.UPDATE): it must be an account JWT valid now,
-// signed by a trusted operator key (a signing key when the operator
-// requires one). The errors are those nats-server answers with; the
-// caller adds its "jwt update resulted in error" or "jwt validation
-// failed" prefix, which Validation tells apart.
+// server ($SYS.REQ.CLAIMS.UPDATE): it must be an account JWT that
+// validates (expiry aside, as nats-server's claimValidate), signed by a
+// trusted operator key (a signing key when the operator requires one).
+// The errors are those nats-server answers with; the caller adds its "jwt
+// update resulted in error" or "jwt validation failed" prefix, which a
+// *ValidationError tells apart.
 func (a *Authenticator) CheckAccountJWT(tok string) (*jwt.AccountClaims, error) {
 	ac, err := jwt.DecodeAccountClaims(tok)
 	if err != nil {
