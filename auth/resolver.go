@@ -50,6 +50,9 @@ type DirStore struct {
 // reads the JWTs in it. A file that does not hold an account JWT of the
 // account it is named after is skipped and reported in the warnings.
 func OpenDirStore(dir string, limit int64, evict, hard bool, ttl time.Duration) (*DirStore, []string, error) {
+	if dir == "" {
+		return nil, nil, errors.New("no directory")
+	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, nil, err
 	}
@@ -93,7 +96,14 @@ func OpenDirStore(dir string, limit int64, evict, hard bool, ttl time.Duration) 
 	return st, warnings, nil
 }
 
-// Dir is the store's directory, as an absolute path.
+// NewMemStore returns a store that keeps JWTs in memory only: the MEMORY
+// resolver's, which takes updates of the accounts it knows and forgets
+// them at restart, as nats-server's does.
+func NewMemStore() *DirStore {
+	return &DirStore{jwts: map[string]string{}, stored: map[string]time.Time{}}
+}
+
+// Dir is the store's directory, as an absolute path ("" in memory).
 func (st *DirStore) Dir() string { return st.dir }
 
 // Get returns the JWT of account key, or "" when the store has none (or
@@ -182,13 +192,15 @@ func (st *DirStore) Save(key, tok string) (bool, error) {
 		}
 		st.evictOldest()
 	}
-	path := filepath.Join(st.dir, key+jwtExt)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(tok), 0o640); err != nil {
-		return false, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return false, err
+	if st.dir != "" {
+		path := filepath.Join(st.dir, key+jwtExt)
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, []byte(tok), 0o640); err != nil {
+			return false, err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return false, err
+		}
 	}
 	st.jwts[key] = tok
 	st.stored[key] = time.Now()
@@ -224,6 +236,9 @@ func (st *DirStore) remove(key string, hard bool) error {
 	path := filepath.Join(st.dir, key+jwtExt)
 	delete(st.jwts, key)
 	delete(st.stored, key)
+	if st.dir == "" {
+		return nil
+	}
 	var err error
 	if hard {
 		err = os.Remove(path)

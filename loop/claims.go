@@ -103,28 +103,42 @@ type flight struct {
 	err  error
 }
 
-// openResolver opens a directory resolver's store; nil for MEMORY.
+// openResolver opens the resolver's store: a directory for FULL and
+// CACHE, memory for MEMORY in operator mode; nil without operator mode.
 func openResolver(opts *conf.Options) (*resolverState, []string, error) {
-	if opts.Resolver != "FULL" && opts.Resolver != "CACHE" {
-		return nil, nil, nil
-	}
-	limit := opts.ResolverLimit
+	var st *auth.DirStore
+	var warnings []string
 	cache := opts.Resolver == "CACHE"
-	if cache && limit <= 0 {
-		limit = auth.DefaultCacheLimit
-	}
-	st, warnings, err := auth.OpenDirStore(opts.ResolverDir, limit, cache, opts.ResolverHardDelete || cache, opts.ResolverTTL)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loop: resolver dir: %w", err)
+	switch {
+	case opts.Resolver == "FULL" || cache:
+		limit := opts.ResolverLimit
+		if cache && limit <= 0 {
+			limit = auth.DefaultCacheLimit
+		}
+		var err error
+		st, warnings, err = auth.OpenDirStore(opts.ResolverDir, limit, cache, opts.ResolverHardDelete || cache, opts.ResolverTTL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("loop: resolver dir: %w", err)
+		}
+	case len(opts.TrustedOperators) > 0 || len(opts.TrustedKeys) > 0:
+		st = auth.NewMemStore()
+	default:
+		return nil, nil, nil
 	}
 	// Preloaded accounts go into the store, as nats-server stores them,
 	// unless it holds a newer JWT of theirs: LIST and LOOKUP show them.
 	for k, v := range opts.ResolverPreload {
-		if _, err := st.Save(k, strings.TrimSpace(v)); err != nil {
+		if _, err := st.Save(k, strings.TrimSpace(v)); err != nil && st.Dir() != "" {
+			// (The memory resolver's preloads are checked, and
+			// warned about, by the authenticator.)
 			warnings = append(warnings, fmt.Sprintf("DirResolver - preloaded account %s not stored: %v", k, err))
 		}
 	}
-	r := &resolverState{kind: opts.Resolver, store: st, allowDelete: opts.ResolverAllowDelete || cache,
+	kind := opts.Resolver
+	if kind != "FULL" && kind != "CACHE" {
+		kind = "MEMORY"
+	}
+	r := &resolverState{kind: kind, store: st, allowDelete: opts.ResolverAllowDelete || cache,
 		timeout: opts.ResolverTimeout, reqs: make(chan claimReq, claimsQueue), stop: make(chan struct{}),
 		waiting: make(map[string]chan []byte), inflight: make(map[string]*flight)}
 	if r.timeout <= 0 {
@@ -146,7 +160,11 @@ func (s *Server) newAuth(opts *conf.Options) (*auth.Authenticator, map[string]st
 		return a, nil, err
 	}
 	jwts := s.res.store.All()
-	a, err := auth.NewResolved(opts, jwts, s.res.fetch)
+	fetch := s.res.fetch
+	if s.res.kind == "MEMORY" {
+		fetch = nil
+	}
+	a, err := auth.NewResolved(opts, jwts, fetch)
 	return a, jwts, err
 }
 
@@ -183,10 +201,14 @@ func (s *Server) setupResolver() {
 	r.inbox = sysInboxPrefix + base64.RawURLEncoding.EncodeToString(h[:])[:8] + "."
 	r.packInbox = r.inbox + nuid.Next()
 	// A cache, as nats-server's, neither answers lookups nor takes part
-	// in the pack exchange.
-	subjects := []string{claimsAccUpdate, claimsOldUpdate, claimsUpdate, claimsList, claimsDelete, r.inbox + "*"}
-	if r.kind == "FULL" {
-		subjects = append(subjects, claimsAccLookup, claimsPack)
+	// in the pack exchange; the memory resolver only takes updates of the
+	// accounts it knows.
+	subjects := []string{claimsAccUpdate, claimsOldUpdate}
+	switch r.kind {
+	case "FULL":
+		subjects = append(subjects, claimsUpdate, claimsList, claimsDelete, r.inbox+"*", claimsAccLookup, claimsPack)
+	case "CACHE":
+		subjects = append(subjects, claimsUpdate, claimsList, claimsDelete, r.inbox+"*")
 	}
 	for _, subj := range subjects {
 		if _, err := s.subscribeInternal(s.sys.acc, subj, r.deliver); err != nil {
@@ -195,7 +217,9 @@ func (s *Server) setupResolver() {
 	}
 	r.wg.Add(1)
 	go r.run()
-	s.log.Noticef("Managing %s jwt in exclusive directory %s", map[string]string{"FULL": "all", "CACHE": "some"}[r.kind], r.store.Dir())
+	if r.kind != "MEMORY" {
+		s.log.Noticef("Managing %s jwt in exclusive directory %s", map[string]string{"FULL": "all", "CACHE": "some"}[r.kind], r.store.Dir())
+	}
 }
 
 // stopResolver ends the resolver goroutine.
@@ -436,6 +460,10 @@ func (r *resolverState) update(q *claimReq, key string) {
 	}
 	failed := words("jwt update resulted in error", "jwt update cache resulted in error")
 	tok := strings.TrimSpace(string(q.msg))
+	if r.kind == "MEMORY" && tok == "" {
+		r.respond(q.reply, key, "jwt update error", errors.New("request body is empty"))
+		return
+	}
 	authn := r.srv.currentAuth()
 	ac, err := authn.CheckAccountJWT(tok)
 	acc := "n/a"
@@ -454,8 +482,8 @@ func (r *resolverState) update(q *claimReq, key string) {
 		r.respond(q.reply, key, failed, errors.New("subject does not match jwt content"))
 		return
 	}
-	if _, known := authn.LookupAccount(acc); cache && !known {
-		r.respond(q.reply, acc, "jwt update cache skipped", nil)
+	if _, known := authn.LookupAccount(acc); r.kind != "FULL" && !known {
+		r.respond(q.reply, acc, words("jwt update skipped", "jwt update cache skipped"), nil)
 		return
 	}
 	if err != nil {

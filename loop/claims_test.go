@@ -594,3 +594,40 @@ func TestResolverDirFromNATS(t *testing.T) {
 		t.Errorf("LOOKUP answered %.40q..., want the JWT nats-server stored", got)
 	}
 }
+
+// TestResolverMemoryUpdate: the memory resolver takes an update of an
+// account it knows on $SYS.REQ.ACCOUNT.<acc>.CLAIMS.UPDATE, which takes
+// effect on connected clients; it skips accounts it does not know, refuses
+// an empty body, and does not serve $SYS.REQ.CLAIMS.UPDATE, in
+// nats-server's words.
+func TestResolverMemoryUpdate(t *testing.T) {
+	tr := newTrust(t)
+	sysUser := newUser(t, tr.sys, tr.sysPub, nil)
+	akp, apub := tr.account(t, "A", nil)
+	goes := newUser(t, akp, apub, nil)
+	bkp := newKey(t, nkeys.CreateAccount)
+	bpub := pubKey(t, bkp)
+	stranger := signAccount(t, bpub, "B", nil, tr.op)
+	time.Sleep(time.Until(time.Unix(time.Now().Unix()+1, 0))) // a later jti, see TestResolverFullPush
+	revoking := signAccount(t, apub, "A", func(ac *jwt.AccountClaims) { ac.RevokeAt(goes.pub, time.Now()) }, tr.op)
+
+	servers(t, tr.config(t), func(t *testing.T, addr string) {
+		url := "nats://" + addr
+		sys := connect(t, url, sysUser.creds(t))
+		victim := watched(t, url, goes.creds(t))
+		pushOK(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", apub, revoking)
+		victim.closedWith(t, "authentication revoked")
+
+		r := claimRequest(t, sys, "$SYS.REQ.ACCOUNT."+bpub+".CLAIMS.UPDATE", stranger)
+		if r.Error != nil || r.Data == nil || r.Data.Account != bpub || r.Data.Message != "jwt update skipped" {
+			t.Errorf("update of an unknown account: data %+v error %+v", r.Data, r.Error)
+		}
+		r = claimRequest(t, sys, "$SYS.REQ.ACCOUNT."+apub+".CLAIMS.UPDATE", "")
+		if r.Error == nil || r.Error.Description != "jwt update error - request body is empty" {
+			t.Errorf("empty update: data %+v error %+v", r.Data, r.Error)
+		}
+		if _, err := sys.Request("$SYS.REQ.CLAIMS.UPDATE", []byte(revoking), 2*time.Second); !errors.Is(err, nats.ErrNoResponders) {
+			t.Errorf("$SYS.REQ.CLAIMS.UPDATE on a memory resolver: %v, want no responders", err)
+		}
+	})
+}
