@@ -103,9 +103,13 @@ type flight struct {
 	err  error
 }
 
-// openResolver opens the resolver's store: a directory for FULL and
-// CACHE, memory for MEMORY in operator mode; nil without operator mode.
+// openResolver opens the resolver's store in operator mode: a directory
+// for FULL and CACHE, memory for MEMORY; nil without operator mode.
 func openResolver(opts *conf.Options) (*resolverState, []string, error) {
+	if len(opts.TrustedOperators) == 0 && len(opts.TrustedKeys) == 0 {
+		// Accounts come from the configuration: no resolver is used.
+		return nil, nil, nil
+	}
 	var st *auth.DirStore
 	var warnings []string
 	cache := opts.Resolver == "CACHE"
@@ -120,10 +124,8 @@ func openResolver(opts *conf.Options) (*resolverState, []string, error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("loop: resolver dir: %w", err)
 		}
-	case len(opts.TrustedOperators) > 0 || len(opts.TrustedKeys) > 0:
-		st = auth.NewMemStore()
 	default:
-		return nil, nil, nil
+		st = auth.NewMemStore()
 	}
 	// Preloaded accounts go into the store, as nats-server stores them,
 	// unless it holds a newer JWT of theirs: LIST and LOOKUP show them.
