@@ -18,17 +18,21 @@ import (
 	"github.com/canopy-nats/canopy/conf"
 )
 
-// The directory resolvers (resolver { type: full|cache, dir: ... }) and
-// the $SYS.REQ.CLAIMS services of nats-server v2.15.2's accounts.go.
+// The account resolvers of operator mode (resolver { type: full|cache,
+// dir: ... }, and MEMORY) and the $SYS.REQ.CLAIMS services of nats-server
+// v2.15.2's accounts.go.
 //
-// The account JWTs live in an auth.DirStore. The authenticator is built
-// from them (and resolver_preload) and, like every authenticator, never
-// changes: when the store changes, a new one is built and installed the
-// way a configuration reload installs one (swapConfig), and every
-// connection is checked again against it (recheckConnections). So an
-// update takes effect on connected clients as a reload does: a revoked
-// user, or one whose signing key is gone, is closed; the others get their
-// new limits and permissions; imports are wired again where they changed.
+// The account JWTs live in an auth.DirStore (in memory for MEMORY). The
+// authenticator is built from them (and resolver_preload) and, like every
+// authenticator, never changes: when the store changes, a new one is built
+// and installed the way a configuration reload installs one (swapConfig),
+// and the connections of the accounts whose JWT changed are checked again
+// against it (recheckConnections). So an update takes effect on connected
+// clients as a reload does: a revoked user, one whose signing key is gone,
+// one of a deleted account or over a lowered connection limit is closed;
+// the others get their new limits and permissions; imports are wired again
+// where they changed. A full resolver also compares its set with its
+// peers' every interval ($SYS.REQ.CLAIMS.PACK) and takes what it lacks.
 //
 // Requests arrive as internal subscriptions of the system account, on the
 // publisher's loop; the callbacks copy them and hand them to the resolver
