@@ -47,6 +47,8 @@ type Authenticator struct {
 	operator    bool
 	trusted     map[string]struct{} // operator keys allowed to sign accounts
 	strict      map[string]struct{} // operator keys whose accounts must use signing keys
+	strictOps   map[string]struct{} // operators that require their signing keys
+	fetch       Fetcher             // looks up unknown accounts (cache resolver)
 	accounts    map[string]*AccountInfo
 	badAccounts map[string]error
 	system      string
@@ -94,6 +96,14 @@ type leafUser struct {
 // users of that account fail to authenticate ("account validation
 // failed"), and Warnings says why.
 func New(opts *conf.Options) (*Authenticator, error) {
+	return NewResolved(opts, nil, nil)
+}
+
+// NewResolved is New for a server with a directory resolver: jwts are
+// the account JWTs its store holds (by account key; they take precedence
+// over resolver_preload's), and fetch, when not nil, looks up accounts
+// that neither knows.
+func NewResolved(opts *conf.Options, jwts map[string]string, fetch Fetcher) (*Authenticator, error) {
 	a := &Authenticator{
 		accounts:    map[string]*AccountInfo{},
 		badAccounts: map[string]error{},
@@ -110,7 +120,7 @@ func New(opts *conf.Options) (*Authenticator, error) {
 	a.operator = len(opts.TrustedOperators) > 0 || len(opts.TrustedKeys) > 0
 	var err error
 	if a.operator {
-		err = a.setupOperator(opts)
+		err = a.setupOperator(opts, jwts)
 	} else {
 		err = a.setupConfig(opts)
 	}
@@ -127,6 +137,8 @@ func New(opts *conf.Options) (*Authenticator, error) {
 		return nil, &chain{ErrConfig, err}
 	}
 	a.setupWebsocket(opts)
+	// Set last: the checks New makes (the system account) never fetch.
+	a.fetch = fetch
 	a.needNonce = a.operator || len(a.nkeys) > 0
 	a.infoRequired = a.authRequired && a.noAuthUser == ""
 	return a, nil
@@ -277,7 +289,7 @@ func (a *Authenticator) setupNoAuthUser(opts *conf.Options) error {
 
 // setupOperator is operator mode (nats-server validateTrustedOperators,
 // processTrustedKeys, configureResolver).
-func (a *Authenticator) setupOperator(opts *conf.Options) error {
+func (a *Authenticator) setupOperator(opts *conf.Options, jwts map[string]string) error {
 	switch {
 	case len(opts.TrustedOperators) > 0 && len(opts.TrustedKeys) > 0:
 		return errors.New("conflicting options for 'TrustedKeys' and 'TrustedOperators'")
@@ -293,10 +305,12 @@ func (a *Authenticator) setupOperator(opts *conf.Options) error {
 			return errors.New("operators require an account resolver to be configured")
 		}
 	}
-	if r := strings.ToUpper(strings.TrimSpace(opts.Resolver)); r != "" && r != "MEM" && r != "MEMORY" {
-		return fmt.Errorf("resolver %q is not supported, only MEMORY", opts.Resolver)
+	switch r := strings.ToUpper(strings.TrimSpace(opts.Resolver)); r {
+	case "", "MEM", "MEMORY", "FULL", "CACHE":
+	default:
+		return fmt.Errorf("resolver %q is not supported, only MEMORY, FULL and CACHE", opts.Resolver)
 	}
-	a.trusted, a.strict = map[string]struct{}{}, map[string]struct{}{}
+	a.trusted, a.strict, a.strictOps = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
 	var ops []*jwt.OperatorClaims
 	for _, s := range opts.TrustedOperators {
 		opc, err := readOperatorJWT(s)
@@ -309,6 +323,8 @@ func (a *Authenticator) setupOperator(opts *conf.Options) error {
 		ops = append(ops, opc)
 		if !opc.StrictSigningKeyUsage {
 			a.trusted[opc.Subject] = struct{}{}
+		} else {
+			a.strictOps[opc.Subject] = struct{}{}
 		}
 		for _, k := range opc.SigningKeys {
 			a.trusted[k] = struct{}{}
@@ -350,15 +366,28 @@ func (a *Authenticator) setupOperator(opts *conf.Options) error {
 	}
 
 	// Preloaded accounts: decode errors are fatal, trust problems are not.
-	keys := make([]string, 0, len(opts.ResolverPreload))
-	for k := range opts.ResolverPreload {
+	// A directory resolver's own JWTs replace preloaded ones.
+	all := make(map[string]string, len(opts.ResolverPreload)+len(jwts))
+	for k, v := range opts.ResolverPreload {
+		all[k] = v
+	}
+	for k, v := range jwts {
+		all[k] = v
+	}
+	keys := make([]string, 0, len(all))
+	for k := range all {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	claims := map[string]*jwt.AccountClaims{}
 	for _, k := range keys {
-		ac, err := jwt.DecodeAccountClaims(strings.TrimSpace(opts.ResolverPreload[k]))
+		ac, err := jwt.DecodeAccountClaims(strings.TrimSpace(all[k]))
 		if err != nil {
+			if _, stored := jwts[k]; stored {
+				a.badAccounts[k] = fmt.Errorf("%w: %v", ErrAccountValidation, err)
+				a.warnf("Stored account [%s] not valid: %v", k, err)
+				continue
+			}
 			return fmt.Errorf("preload account error for %q: %v", k, err)
 		}
 		info, err := a.buildJWTAccount(k, ac)

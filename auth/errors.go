@@ -20,6 +20,9 @@ var (
 	ErrAccountExpired = errors.New("auth: account authentication expired")
 	// ErrRevoked means the account revoked the user JWT.
 	ErrRevoked = errors.New("auth: user authentication revoked")
+	// ErrUnknownSigner means a user JWT's issuer is not (or no longer) a
+	// key of its account.
+	ErrUnknownSigner = errors.New("auth: user JWT issuer not known to the account")
 	// ErrUnknownAccount means an account name or key resolves to nothing.
 	ErrUnknownAccount = errors.New("auth: unknown account")
 	// ErrAccountValidation means an account JWT exists but is not trusted or

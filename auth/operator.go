@@ -203,7 +203,7 @@ func (a *Authenticator) authJWT(c *ConnectCreds, nonce string, leaf bool) (*Iden
 	}
 	scope, ok := acc.signers[juc.Issuer]
 	if !ok {
-		return nil, failf("user JWT issuer %s is not known to account %s", juc.Issuer, acc.Name)
+		return nil, fail(&signerError{juc.Issuer, acc.Name})
 	}
 	lim := juc.UserPermissionLimits
 	if scope != nil {
@@ -285,6 +285,12 @@ func (a *Authenticator) jwtAccount(key string) (*AccountInfo, error) {
 	}
 	if err := a.badAccounts[key]; err != nil {
 		return nil, err
+	}
+	if a.fetch != nil && nkeys.IsValidPublicAccountKey(key) {
+		if err := a.fetch(key); err != nil {
+			return nil, err
+		}
+		return nil, ErrFetched
 	}
 	return nil, fmt.Errorf("%w: %s", ErrUnknownAccount, key)
 }
@@ -523,3 +529,12 @@ func templateValues(entry, tok string, strict bool, uc *jwt.UserClaims, acc *Acc
 func validOperatorKey(key string) bool {
 	return nkeys.IsValidPublicOperatorKey(key)
 }
+
+// signerError is a user JWT issued by a key its account does not have.
+type signerError struct{ issuer, account string }
+
+func (e *signerError) Error() string {
+	return fmt.Sprintf("user JWT issuer %s is not known to account %s", e.issuer, e.account)
+}
+
+func (e *signerError) Is(target error) bool { return target == ErrUnknownSigner }

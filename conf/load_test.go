@@ -588,10 +588,28 @@ func TestErrorText(t *testing.T) {
 			`/tmp/x.conf:1:0: TLS cert and key required for HTTPS`,
 		}},
 		{"resolver", "resolver: URL(http://localhost:9090/jwt/v1/accounts/)", []string{
-			`/tmp/x.conf:1:0: invalid value for "resolver": the URL resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload`,
+			`/tmp/x.conf:1:0: invalid value for "resolver": the URL resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload, or a full or cache resolver block`,
 		}},
-		{"resolver full", "resolver: { type: full, dir: /tmp/jwt }", []string{
-			`/tmp/x.conf:1:0: invalid value for "resolver": the FULL (nats-based) resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload`,
+		{"resolver without dir", "resolver: { type: full }", []string{
+			`/tmp/x.conf:1:0: invalid value for "resolver": dir has no value and needs to point to a directory`,
+		}},
+		{"resolver dir is a file", "resolver: { type: full, dir: /etc/hostname }", []string{
+			`/tmp/x.conf:1:0: invalid value for "resolver": dir needs to point to an accessible directory`,
+		}},
+		{"resolver type", "resolver: { type: disk, dir: /tmp/jwt }", []string{
+			`/tmp/x.conf:1:0: invalid value for "resolver": error parsing account resolver, should be MEM or  URL("url") or a map containing dir and type state=[FULL|CACHE])`,
+		}},
+		{"cache with delete", "resolver: { type: cache, dir: /tmp/jwt, allow_delete: true, interval: \"1m\" }", []string{
+			`/tmp/x.conf:1:0: invalid value for "resolver": CACHE does not accept sync`,
+			`/tmp/x.conf:1:0: invalid value for "resolver": CACHE does not accept allow_delete`,
+		}},
+		{"full with ttl", "resolver: { type: full, dir: /tmp/jwt, ttl: \"1h\", hard_delete: true }", []string{
+			`/tmp/x.conf:1:0: invalid value for "resolver": FULL does not accept ttl`,
+			`/tmp/x.conf:1:0: invalid value for "resolver": hard_delete has no effect without delete`,
+		}},
+		{"resolver durations", "resolver: { type: full, dir: /tmp/jwt, interval: \"soon\", timeout: \"0s\" }", []string{
+			`/tmp/x.conf:1:39: invalid value for "interval": time: invalid duration "soon"`,
+			`/tmp/x.conf:1:57: invalid value for "timeout": Fetch timeout 0s is too smal`,
 		}},
 		{"bad subject", "authorization { users: [ { user: a, password: b, permissions: { publish: \"a..b\" } } ] }", []string{
 			`/tmp/x.conf:1:64: invalid value for "publish": subject "a..b" is not a valid subject`,

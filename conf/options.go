@@ -112,8 +112,21 @@ type Options struct {
 	// Operator (JWT) mode.
 	TrustedOperators []string          // operator JWTs, inline or read from files
 	TrustedKeys      []string          // extra trusted operator public keys
-	Resolver         string            // "MEMORY" is the only one supported
+	Resolver         string            // "MEMORY", "FULL" or "CACHE"
 	ResolverPreload  map[string]string // account public key -> account JWT
+	// The directory resolvers (FULL, CACHE): where account JWTs are kept,
+	// whether $SYS.REQ.CLAIMS.DELETE may remove them (and remove the file
+	// rather than rename it), how many are kept (0: FULL unlimited, CACHE
+	// 1000), how long a cached one lives (0: for ever), how often a FULL
+	// resolver compares its set with its peers', and how long a lookup
+	// through the system account waits (0: 1.9 s, nats-server's default).
+	ResolverDir         string
+	ResolverAllowDelete bool
+	ResolverHardDelete  bool
+	ResolverLimit       int64
+	ResolverTTL         time.Duration
+	ResolverInterval    time.Duration
+	ResolverTimeout     time.Duration
 
 	LeafNode LeafNode
 

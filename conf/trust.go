@@ -3,6 +3,7 @@ package conf
 import (
 	"os"
 	"strings"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
@@ -69,40 +70,153 @@ func (l *loader) trusted(n node) {
 	}
 }
 
-// resolver maps resolver. Canopy keeps accounts in memory only, from
-// resolver_preload; the URL and directory resolvers are refused by name so
-// the operator knows what to change.
+// resolver maps resolver: MEMORY (a word), or a block naming the type
+// and, for the directory resolvers, their settings:
+//
+//	resolver { type: full, dir: "./jwt", allow_delete: true, interval: "2m", limit: 1000, timeout: "2s" }
+//	resolver { type: cache, dir: "./jwt", ttl: "1h", limit: 1000, timeout: "2s" }
+//
+// The URL resolver is refused by name. The errors about a block's values
+// are nats-server's words.
 func (l *loader) resolver(n node) {
-	var kind string
 	switch v := n.v.(type) {
 	case string:
-		kind = strings.TrimSpace(v)
-	case map[string]any:
-		for _, e := range entries(n, v) {
-			if strings.EqualFold(e.key, "type") {
-				if s, ok := l.str(e); ok {
-					kind = strings.TrimSpace(s)
-				}
-			}
+		switch up := strings.ToUpper(strings.TrimSpace(v)); {
+		case up == "MEM" || up == "MEMORY":
+			l.opts.Resolver = "MEMORY"
+		case strings.HasPrefix(up, "URL"):
+			l.invalid(n, "the URL resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload, or a full or cache resolver block")
+		default:
+			l.invalid(n, "unknown resolver %q; Canopy supports MEMORY, or a block of type full or cache", v)
 		}
-		if kind == "" {
-			l.invalid(n, "resolver block needs a type; Canopy supports only MEMORY")
+	case map[string]any:
+		l.resolverBlock(n, v)
+	default:
+		l.invalid(n, "error parsing operator resolver, wrong type %s", describe(n.v))
+	}
+}
+
+// resolverBlock reads a resolver { ... } block.
+func (l *loader) resolverBlock(n node, m map[string]any) {
+	var kind, dir string
+	var del, hdel, hdelSet, ttlSet, syncSet bool
+	var limit int64
+	var ttl, sync, timeout time.Duration
+	for _, e := range entries(n, m) {
+		switch strings.ToLower(e.key) {
+		case "type":
+			if s, ok := l.str(e); ok {
+				kind = strings.ToUpper(strings.TrimSpace(s))
+			}
+		case "dir":
+			if s, ok := l.str(e); ok {
+				dir = s
+			}
+		case "allow_delete":
+			if b, ok := l.boolean(e); ok {
+				del = b
+			}
+		case "hard_delete":
+			if b, ok := l.boolean(e); ok {
+				hdel, hdelSet = b, true
+			}
+		case "limit":
+			if i, ok := l.integer(e); ok {
+				limit = i
+			}
+		case "ttl":
+			if d, ok := l.resolverDuration(e); ok {
+				ttl, ttlSet = d, d != 0
+			}
+		case "interval":
+			if d, ok := l.resolverDuration(e); ok {
+				sync, syncSet = d, d != 0
+			}
+		case "timeout":
+			if d, ok := l.resolverDuration(e); ok {
+				if d <= 0 {
+					l.invalid(e, "Fetch timeout %v is too smal", d)
+				}
+				timeout = d
+			}
+		default:
+			l.warnAt(e, "unknown field %q in the resolver block, ignored", e.key)
+		}
+	}
+	checkDir := func() bool {
+		if dir == "" {
+			l.invalid(n, "dir has no value and needs to point to a directory")
+			return false
+		}
+		if fi, err := os.Stat(dir); err == nil && (!fi.IsDir() || fi.Mode().Perm()&0o200 == 0) {
+			l.invalid(n, "dir needs to point to an accessible directory")
+			return false
+		}
+		return true
+	}
+	o := l.opts
+	switch kind {
+	case "MEM", "MEMORY":
+		o.Resolver = "MEMORY"
+		return
+	case "CACHE":
+		ok := checkDir()
+		if syncSet {
+			l.invalid(n, "CACHE does not accept sync")
+			ok = false
+		}
+		if del {
+			l.invalid(n, "CACHE does not accept allow_delete")
+			ok = false
+		}
+		if hdelSet {
+			l.invalid(n, "CACHE does not accept hard_delete")
+			ok = false
+		}
+		if !ok {
+			return
+		}
+	case "FULL":
+		ok := checkDir()
+		if ttlSet {
+			l.invalid(n, "FULL does not accept ttl")
+			ok = false
+		}
+		if hdelSet && !del {
+			l.invalid(n, "hard_delete has no effect without delete")
+			ok = false
+		}
+		if !ok {
 			return
 		}
 	default:
-		l.invalid(n, "expected MEMORY, got %s", describe(n.v))
+		l.invalid(n, `error parsing account resolver, should be MEM or  URL("url") or a map containing dir and type state=[FULL|CACHE])`)
 		return
 	}
-	switch up := strings.ToUpper(kind); {
-	case up == "MEM" || up == "MEMORY":
-		l.opts.Resolver = "MEMORY"
-	case strings.HasPrefix(up, "URL"):
-		l.invalid(n, "the URL resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload")
-	case up == "FULL" || up == "CACHE":
-		l.invalid(n, "the %s (nats-based) resolver is not supported by Canopy; use resolver: MEMORY with resolver_preload", up)
-	default:
-		l.invalid(n, "unknown resolver %q; Canopy supports only MEMORY (with resolver_preload)", kind)
+	o.Resolver = kind
+	o.ResolverDir = dir
+	o.ResolverAllowDelete = del
+	o.ResolverHardDelete = hdel
+	o.ResolverLimit = limit
+	o.ResolverTTL = ttl
+	o.ResolverInterval = sync
+	o.ResolverTimeout = timeout
+}
+
+// resolverDuration reads a resolver block's duration: a string only, as
+// nats-server parses them with time.ParseDuration and says why not.
+func (l *loader) resolverDuration(n node) (time.Duration, bool) {
+	s, ok := n.v.(string)
+	if !ok {
+		l.invalid(n, "expected a duration such as \"2m\", got %s", describe(n.v))
+		return 0, false
 	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		l.invalid(n, "%v", err)
+		return 0, false
+	}
+	return d, true
 }
 
 // preload maps resolver_preload: account public key to account JWT.

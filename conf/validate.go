@@ -212,10 +212,10 @@ func checkPermissions(perm *Permissions) string {
 func (o *Options) validateOperatorMode(p *problems) {
 	switch o.Resolver {
 	case "":
-		p.add("operator", "operator mode needs an account resolver: Canopy supports resolver: MEMORY with resolver_preload")
-	case "MEMORY":
+		p.add("operator", "operator mode needs an account resolver: Canopy supports resolver: MEMORY with resolver_preload, or a full or cache resolver block")
+	case "MEMORY", "FULL", "CACHE":
 	default:
-		p.add("resolver", "resolver %q is not supported by Canopy; use MEMORY with resolver_preload", o.Resolver)
+		p.add("resolver", "resolver %q is not supported by Canopy; use MEMORY with resolver_preload, or a full or cache resolver block", o.Resolver)
 	}
 	if len(o.Accounts) > 0 {
 		p.add("accounts", "accounts cannot be configured directly with trusted operators")

@@ -272,7 +272,7 @@ func TestOperatorModeErrors(t *testing.T) {
 		want []string
 	}{
 		{"no resolver", op, []string{
-			`/tmp/x.conf:1:0: operator mode needs an account resolver: Canopy supports resolver: MEMORY with resolver_preload`,
+			`/tmp/x.conf:1:0: operator mode needs an account resolver: Canopy supports resolver: MEMORY with resolver_preload, or a full or cache resolver block`,
 		}},
 		{"accounts", op + "resolver: MEMORY\naccounts: [A]" + pre, []string{
 			`/tmp/x.conf:3:1: accounts cannot be configured directly with trusted operators`,
@@ -309,7 +309,7 @@ func TestOperatorModeErrors(t *testing.T) {
 			`/tmp/x.conf:3:1: system account ` + f.systemAccount + ` is not in resolver_preload; the MEMORY resolver knows only preloaded accounts`,
 		}},
 		{"resolver word", "resolver: DISK", []string{
-			`/tmp/x.conf:1:0: invalid value for "resolver": unknown resolver "DISK"; Canopy supports only MEMORY (with resolver_preload)`,
+			`/tmp/x.conf:1:0: invalid value for "resolver": unknown resolver "DISK"; Canopy supports MEMORY, or a block of type full or cache`,
 		}},
 	}
 	for _, tt := range tests {

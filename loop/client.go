@@ -48,6 +48,7 @@ const (
 	reasonReadError      closeReason = "Read Error"
 	reasonAuthExpired    closeReason = "Authentication Expired"
 	reasonMaxSubs        closeReason = "Maximum Subscriptions Exceeded"
+	reasonRevocation     closeReason = "Credentials Revoked"
 )
 
 // The -ERR texts of nats-server v2.15.2 (PROTOCOL.md 2.8).

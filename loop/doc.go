@@ -72,11 +72,14 @@
 //   - The options and the authenticator are read by the loops without a
 //     lock. Reload replaces them only while every loop is parked in a
 //     task (pauseLoops), holding wmu so that a loop not yet seen waits in
-//     workerOf; the account infos are replaced at the same time.
+//     workerOf; the account infos are replaced at the same time. A
+//     directory resolver installs a new authenticator the same way when
+//     its account JWTs change (claims.go, applyResolver).
 //
-// Lock order: Server.ops.reloadMu, then Server.wmu (only Reload takes both),
-// then Server.mu, then account.mu, then worker.mu; opsState.mu,
-// internalState.mu and sysState.mu are leaves.
+// Lock order: Server.ops.reloadMu, then Server.wmu (only Reload and
+// applyResolver take both), then Server.mu, then account.mu, then
+// worker.mu; opsState.mu, internalState.mu, sysState.mu and
+// resolverState.mu are leaves.
 // No lock is held while calling into gnet.
 //
 // # Transport: TLS, leaf compression and websocket

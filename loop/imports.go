@@ -71,25 +71,96 @@ type pendingReply struct {
 // imports. It runs once, in New, before any connection exists.
 func (s *Server) setupImports() {
 	for _, a := range s.sortedAccounts() {
-		if a.info == nil {
-			continue
+		s.wireImports(a)
+	}
+}
+
+// importWiring is what an account's imports installed: the internal
+// subscriptions (in whichever account they live), and a key of the imports
+// they were made from, so that a resolver update rewires only the
+// accounts whose imports changed.
+type importWiring struct {
+	key  string
+	subs []wiredSub
+}
+
+type wiredSub struct {
+	acc *account
+	sub *subscription
+}
+
+// importsKey describes an account's imports, for comparison.
+func importsKey(info *auth.AccountInfo) string {
+	if info == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, im := range info.Imports {
+		b.WriteString(im.Account)
+		b.WriteByte(' ')
+		b.WriteString(im.Subject)
+		b.WriteByte(' ')
+		b.WriteString(im.To)
+		if im.Service {
+			b.WriteString(" s")
 		}
-		for i, im := range a.info.Imports {
+		if im.Share {
+			b.WriteString(" share")
+		}
+		if im.Export != nil {
+			b.WriteString(" " + im.Export.ResponseType)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// wireImports installs the internal subscriptions of account a's imports,
+// replacing what an earlier wiring installed when its imports changed. It
+// may be called from any goroutine.
+func (s *Server) wireImports(a *account) {
+	s.mu.Lock()
+	info := a.info
+	if s.imports == nil {
+		s.imports = make(map[*account]*importWiring)
+	}
+	old := s.imports[a]
+	s.mu.Unlock()
+	key := importsKey(info)
+	if old != nil && old.key == key {
+		return
+	}
+	if old != nil {
+		for _, ws := range old.subs {
+			ws.acc.sl.Remove(ws.sub.subject, "", ws.sub)
+		}
+	}
+	wiring := &importWiring{key: key}
+	add := func(in *account, subject string, r *route) {
+		if sub := s.addRouteSub(in, subject, r); sub != nil {
+			wiring.subs = append(wiring.subs, wiredSub{in, sub})
+		}
+	}
+	if info != nil {
+		for i, im := range info.Imports {
 			src := s.lookupAccount(im.Account)
 			if src == nil {
 				continue
 			}
 			if !im.Service {
-				s.addRouteSub(src, im.Subject, &route{to: a, imp: im, kind: streamRoute})
+				add(src, im.Subject, &route{to: a, imp: im, kind: streamRoute})
 				continue
 			}
 			id := a.name + "." + strconv.Itoa(i)
 			replies := &replyMap{m: make(map[uint64]pendingReply)}
 			prefix := replyPrefix + strings.NewReplacer("$", "", ".", "_").Replace(id) + "."
-			s.addRouteSub(a, im.To, &route{to: src, imp: im, kind: serviceRoute, prefix: prefix, replies: replies})
-			s.addRouteSub(src, prefix+">", &route{to: a, imp: im, kind: responseRoute, prefix: prefix, replies: replies})
+			add(a, im.To, &route{to: src, imp: im, kind: serviceRoute, prefix: prefix, replies: replies})
+			add(src, prefix+">", &route{to: a, imp: im, kind: responseRoute, prefix: prefix, replies: replies})
 		}
 	}
+	s.mu.Lock()
+	s.imports[a] = wiring
+	s.mu.Unlock()
 }
 
 func (s *Server) sortedAccounts() []*account {
@@ -102,10 +173,13 @@ func (s *Server) sortedAccounts() []*account {
 	return out
 }
 
-func (s *Server) addRouteSub(a *account, subject string, r *route) {
-	if _, err := s.subscribeInternal(a, subject, r.deliver); err != nil {
+func (s *Server) addRouteSub(a *account, subject string, r *route) *subscription {
+	sub, err := s.subscribeInternal(a, subject, r.deliver)
+	if err != nil {
 		s.log.Warnf("Account %q: import on %q not installed: %v", a.name, subject, err)
+		return nil
 	}
+	return sub
 }
 
 // deliver carries a message across an import: the internal subscription's

@@ -34,7 +34,8 @@ var ErrLoopsBusy = errors.New("loop: event loops did not answer in time")
 
 // opsState is the server's operator state. Its zero value is ready to use.
 type opsState struct {
-	// reloadMu serialises Reload, LameDuck and the remote bookkeeping.
+	// reloadMu serialises Reload, LameDuck, the remote bookkeeping and a
+	// directory resolver's updates (applyResolver).
 	reloadMu sync.Mutex
 
 	mu         sync.Mutex // guards what follows

@@ -69,7 +69,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
-	authn, err := auth.New(opts)
+	authn, jwts, err := s.newAuth(opts)
 	if err != nil {
 		return err
 	}
@@ -100,6 +100,9 @@ func (s *Server) Reload(opts *conf.Options) error {
 	if err != nil {
 		return err
 	}
+	if s.res != nil {
+		s.res.applied = jwts
+	}
 	s.storeTLS(tlsClient, tlsLeaf)
 	s.ops.mu.Lock()
 	s.ops.configTime = time.Now()
@@ -112,7 +115,7 @@ func (s *Server) Reload(opts *conf.Options) error {
 	for _, key := range changed {
 		s.log.Noticef("Reloaded: %s", key)
 	}
-	s.recheckConnections(snaps, authn, opts)
+	s.recheckConnections(snaps, authn, opts, nil)
 	s.reloadRemotes(added, removed)
 	s.log.Noticef("Reloaded server configuration")
 	return nil
@@ -427,6 +430,10 @@ const (
 	closeMoved
 	closeOverLimit
 	closeLeafPerms
+	closeRevoked
+	closeSigner
+	closeAccountGone
+	closeAccountConns
 )
 
 type reloadDecision struct {
@@ -438,14 +445,13 @@ type reloadDecision struct {
 
 // recheckConnections authenticates every connection again against the new
 // rules, off the loops (bcrypt may be slow; identical credentials are
-// checked once), then applies the outcome on each connection's loop.
-func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authenticator, opts *conf.Options) {
-	if authn.Operator() {
-		// Operator settings cannot change on reload, so a user JWT that
-		// was good stays good; checking it again would need the signed
-		// nonce of every connection.
-		return
-	}
+// checked once), then applies the outcome on each connection's loop. With
+// only set, only the connections bound to those accounts are checked (a
+// resolver update: the others' accounts did not change).
+func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authenticator, opts *conf.Options, only map[string]bool) {
+	// A check made again never looks an account up: an account that
+	// went away is gone for its users.
+	authn = authn.WithoutFetch()
 	type key struct {
 		creds auth.ConnectCreds
 		nonce string
@@ -462,6 +468,9 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 	for i, per := range snaps {
 		decisions[i] = make([]reloadDecision, 0, len(per))
 		for _, sn := range per {
+			if only != nil && !only[sn.account] {
+				continue
+			}
 			k := key{nonce: sn.nonce, leaf: sn.leaf}
 			if sn.creds != nil {
 				k.creds = *sn.creds
@@ -479,6 +488,14 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 			}
 			d := reloadDecision{snap: sn, id: v.id, err: v.err}
 			switch {
+			case errors.Is(v.err, auth.ErrRevoked):
+				d.action = closeRevoked
+			case errors.Is(v.err, auth.ErrUnknownSigner):
+				d.action = closeSigner
+			case errors.Is(v.err, auth.ErrUnknownAccount):
+				// Its account is gone (a resolver deleted it): nats-server
+				// expires the account.
+				d.action = closeAccountGone
 			case v.err != nil:
 				d.action = closeUnauthorized
 			case v.id.Account != sn.account:
@@ -493,6 +510,29 @@ func (s *Server) recheckConnections(snaps [][]reloadSnap, authn *auth.Authentica
 			decisions[i] = append(decisions[i], d)
 			if !sn.leaf && d.action == updateConn {
 				keptClients = append(keptClients, ref{i, len(decisions[i]) - 1})
+			}
+		}
+	}
+	if authn.Operator() {
+		// An account JWT whose connection limit went down closes the
+		// newest of its clients over the limit, as nats-server does.
+		byAcc := make(map[string][]ref)
+		for _, r := range keptClients {
+			d := &decisions[r.i][r.j]
+			if info := d.id.AccountInfo; info != nil && info.MaxConnections > 0 {
+				byAcc[d.id.Account] = append(byAcc[d.id.Account], r)
+			}
+		}
+		for _, refs := range byAcc {
+			limit := decisions[refs[0].i][refs[0].j].id.AccountInfo.MaxConnections
+			if len(refs) <= limit {
+				continue
+			}
+			sort.Slice(refs, func(x, y int) bool {
+				return decisions[refs[x].i][refs[x].j].snap.c.cid < decisions[refs[y].i][refs[y].j].snap.c.cid
+			})
+			for _, r := range refs[limit:] {
+				decisions[r.i][r.j].action = closeAccountConns
 			}
 		}
 	}
@@ -536,6 +576,18 @@ func (w *worker) applyReload(d reloadDecision) {
 	case closeUnauthorized:
 		s.log.Errorf("%s - Authorization Error - %v", c, d.err)
 		c.closeWith(reasonAuthFailure, errAuthViolation)
+	case closeRevoked:
+		s.log.Debugf("%s - %v", c, d.err)
+		c.closeWith(reasonRevocation, auth.WireUserRevoked)
+	case closeAccountGone:
+		s.log.Debugf("%s - %v", c, d.err)
+		c.closeWith(reasonAuthExpired, auth.WireAccountExpired)
+	case closeAccountConns:
+		c.closeWith(reasonMaxConns, auth.WireAccountConnections)
+	case closeSigner:
+		// nats-server closes these without an -ERR.
+		s.log.Debugf("%s - %v", c, d.err)
+		c.closeWith(reasonAuthFailure, "")
 	case closeMoved:
 		s.log.Noticef("%s - Closing connection: its user moved to account %q", c, d.id.Account)
 		c.closeWith(reasonClientClosed, "")

@@ -98,8 +98,12 @@ type Server struct {
 	tls  tlsConfigs
 	trim trimState // returning memory after handshake bursts (trim.go)
 
-	internal internalState // what the server publishes itself (internal.go)
-	sys      *sysState     // the system account's services; nil without one (sysacc.go)
+	internal internalState  // what the server publishes itself (internal.go)
+	sys      *sysState      // the system account's services; nil without one (sysacc.go)
+	res      *resolverState // the full or cache resolver; nil without one (claims.go)
+	// imports is what each account's imports installed (imports.go);
+	// guarded by mu.
+	imports map[*account]*importWiring
 }
 
 // New builds a server from normalized options. It binds nothing yet.
@@ -108,7 +112,17 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 		opts = &conf.Options{}
 	}
 	opts.Normalize()
-	authn, err := auth.New(opts)
+	res, resWarnings, err := openResolver(opts)
+	if err != nil {
+		return nil, err
+	}
+	var authn *auth.Authenticator
+	if res != nil {
+		res.applied = res.store.All()
+		authn, err = auth.NewResolved(opts, res.applied, res.fetch)
+	} else {
+		authn, err = auth.New(opts)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +150,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 		loopsUp:  make(chan struct{}),
 		done:     make(chan struct{}),
 		bound:    make(map[string]net.Addr),
+		res:      res,
 	}
 	if s.name == "" {
 		s.name = id
@@ -146,7 +161,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	for i := 0; i < opts.Loops; i++ {
 		s.workers = append(s.workers, newWorker(s, i))
 	}
-	for _, w := range authn.Warnings() {
+	for _, w := range append(resWarnings, authn.Warnings()...) {
 		s.log.Warnf("%s", w)
 	}
 	for _, info := range authn.Accounts() {
@@ -155,6 +170,7 @@ func New(opts *conf.Options, log Logger) (*Server, error) {
 	s.gacc = s.registerAccount(conf.GlobalAccount)
 	s.setupImports()
 	s.setupSystem()
+	s.setupResolver()
 	s.storeTLS(tlsClient, tlsLeaf)
 	s.handler = &handler{srv: s}
 	s.startAuthWorkers()
@@ -367,6 +383,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		<-s.done
 	}
+	s.stopResolver()
 	s.stopSystem()
 	s.log.Noticef("Server Exiting..")
 	return nil
