@@ -417,6 +417,9 @@ func hubOutage(ctx context.Context, r *rig, res *ChaosResult, how string) error 
 			return err
 		}
 		r.hub = p
+		// A new process: whatever the old one kept is gone, and it is
+		// measured against the first baseline again.
+		r.base = r.base0
 	}
 	d, err := r.flow.resumed(back, 30*time.Second)
 	if err != nil {
