@@ -44,6 +44,10 @@ type ChaosOptions struct {
 	Seed uint64
 	// Progress, when set, gets a line per scenario as it ends.
 	Progress io.Writer
+	// Profiles, when set, is a directory that gets each hub's heap
+	// profile after each scenario (SERVER-SCENARIO.heap, for go tool
+	// pprof), to see what a server kept.
+	Profiles string
 }
 
 // ChaosResult is one scenario's outcome on one server.
@@ -377,6 +381,24 @@ func (r *rig) check(res *ChaosResult, flowBefore flowCounts) {
 	}
 }
 
+// saveHeap writes the hub's heap profile, taken after a collection.
+func (r *rig) saveHeap(path string) error {
+	resp, err := chaosHTTP.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/heap?gc=1", r.profPort))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
 func mib(n int64) string { return fmt.Sprintf("%.1fM", float64(n)/(1<<20)) }
 
 // relaunch starts the process again with the same command and config (the
@@ -454,6 +476,11 @@ func RunChaos(ctx context.Context, o ChaosOptions) ([]ChaosResult, error) {
 				res.fail("%v", err)
 			}
 			r.check(&res, before)
+			if o.Profiles != "" {
+				if err := r.saveHeap(filepath.Join(o.Profiles, safeName(spec.Name+"-"+sc.name)+".heap")); err != nil {
+					res.note("no heap profile: %v", err)
+				}
+			}
 			if !res.OK() {
 				failed = true
 			}

@@ -4,7 +4,7 @@
 //
 // Usage:
 //
-//	canopy-chaos --canopy bin/canopy --nats .cache/bin/nats-server [--only NAME] [--seed N]
+//	canopy-chaos --canopy bin/canopy --nats .cache/bin/nats-server [--only NAME] [--seed N] [--profiles DIR]
 //
 // It exits 1 when a check failed on the server under test (the first one,
 // Canopy); nats-server's failures are reported in the table but are the
@@ -30,6 +30,7 @@ func main() {
 	only := flag.String("only", "", "run only the scenarios whose names contain this")
 	seed := flag.Uint64("seed", 12, "seed of the fuzzed traffic, the same for both servers")
 	dir := flag.String("dir", "", "directory for configs and logs (default: a new temporary one)")
+	profiles := flag.String("profiles", "", "directory for each hub's heap profile after each scenario")
 	flag.Parse()
 
 	servers := []bench.ServerSpec{{Name: "canopy", Cmd: []string{*canopy}}}
@@ -39,7 +40,7 @@ func main() {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
 	start := time.Now()
-	results, err := bench.RunChaos(ctx, bench.ChaosOptions{Servers: servers, Dir: *dir, Only: *only, Seed: *seed, Progress: os.Stderr})
+	results, err := bench.RunChaos(ctx, bench.ChaosOptions{Servers: servers, Dir: *dir, Only: *only, Seed: *seed, Progress: os.Stderr, Profiles: *profiles})
 	fmt.Printf("\nchaos summary (%s, %.0fs)\n\n", time.Now().UTC().Format(time.RFC3339), time.Since(start).Seconds())
 	if werr := bench.WriteChaosTable(os.Stdout, results); werr != nil {
 		fmt.Fprintln(os.Stderr, werr)
