@@ -4,12 +4,14 @@ BIN         := bin
 PKGS        := ./...
 NATS_CLI    := .cache/bin/nats
 STATICCHECK := .cache/bin/staticcheck
+NATS_SERVER := .cache/bin/nats-server
 
-.PHONY: build run test test-race bench bench-compare bench-quick lint fuzz clean
+.PHONY: build run test test-race bench bench-compare bench-quick lint fuzz chaos clean
 
 build:
 	$(GO) build -o $(BIN)/canopy ./cmd/canopy
 	$(GO) build -o $(BIN)/canopy-bench ./cmd/canopy-bench
+	$(GO) build -o $(BIN)/canopy-chaos ./cmd/canopy-chaos
 
 # Runs the server on its embedded default configuration (0.0.0.0:4222).
 run: build
@@ -30,6 +32,10 @@ test-race:
 # The nats CLI, for the test that drives Canopy with it as a user would.
 $(NATS_CLI):
 	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/nats-io/natscli/nats@v0.5.0
+
+# nats-server v2.15.2, the reference make chaos runs beside Canopy.
+$(NATS_SERVER):
+	GOBIN=$(CURDIR)/.cache/bin $(GO) install github.com/nats-io/nats-server/v2@v2.15.2
 
 # staticcheck, for make lint; v0.8.2 is the release that knows go1.26.
 $(STATICCHECK):
@@ -57,8 +63,21 @@ lint: $(STATICCHECK)
 	$(GO) vet $(PKGS)
 	$(STATICCHECK) $(PKGS)
 
+# Each fuzz target for FUZZTIME (one worker: the machine is shared). The
+# loop targets drive a running server: leaf protocol on its leafnode port,
+# mutated configs through its reload.
+FUZZTIME ?= 60s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./parser/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) -parallel 1 ./parser/
+	$(GO) test -run '^$$' -fuzz '^FuzzLeafProto$$' -fuzztime $(FUZZTIME) -parallel 1 ./loop/
+	$(GO) test -run '^$$' -fuzz '^FuzzConfigReload$$' -fuzztime $(FUZZTIME) -parallel 1 ./loop/
+
+# The chaos and abuse suite (about 10 minutes, loopback only, not part of
+# make test): the same abuse against Canopy and nats-server v2.15.2 started
+# from the same config, checks after each scenario, a summary side by side.
+# ARGS="--only NAME" runs some scenarios. It fails if a check on Canopy did.
+chaos: build $(NATS_SERVER)
+	$(BIN)/canopy-chaos --canopy $(BIN)/canopy --nats $(NATS_SERVER) $(ARGS)
 
 clean:
 	rm -rf $(BIN) .cache

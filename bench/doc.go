@@ -42,6 +42,23 @@
 // write the same tls blocks into A's and B's configs: on the client port, or
 // only on the leaf link.
 //
+// # Chaos
+//
+// RunChaos (`make chaos`, cmd/canopy-chaos) starts each server program as a
+// hub with a leaf that solicits it, runs a steady flow of sequence-numbered,
+// checksummed messages from the leaf to a subscriber on the hub for the
+// whole run, and puts the hub through each scenario of chaosScenarios in
+// turn: protocol fuzz of the client and leafnode ports from many
+// connections (the same bytes for every server, from one seed), repeated
+// leaf CONNECTs, an LS+ flood, SIGSTOP, kill -9 and restart of the hub, a
+// SIGHUP storm with clients connecting, a bcrypt CONNECT storm and a slow
+// consumer. After each it checks that the hub answers PING on a new
+// connection, that /varz's connections, leafnodes and subscriptions are
+// back at their baseline, that the live heap (from the profiling port,
+// after two collections) and the RSS are near theirs, and that the flow
+// delivers again with nothing duplicated, reordered or corrupted.
+// WriteChaosTable prints the servers' figures for each scenario together.
+//
 // # Threading
 //
 //   - Run, Compare and RunSuite may be called from any goroutine; calls share

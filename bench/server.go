@@ -41,6 +41,9 @@ type serverConfig struct {
 	// (chosen at start), and the clients connect to it.
 	websocket bool
 	wsPort    int
+	// extra is written verbatim at the end: the chaos suite's auth,
+	// monitoring and leafnodes blocks, in nats-server's format.
+	extra string
 }
 
 // render writes the config in nats-server's format.
@@ -76,6 +79,7 @@ func (c serverConfig) render(name string, port int) string {
 		}
 		b.WriteString("    }\n  ]\n}\n")
 	}
+	b.WriteString(c.extra)
 	return b.String()
 }
 

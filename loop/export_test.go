@@ -49,3 +49,21 @@ func (s *Server) LoopOfClient(cid uint64) int {
 
 // AuthBacklog is how many costly checks wait for an auth worker.
 func (s *Server) AuthBacklog() int { return s.authBacklog() }
+
+// StaleLeafSlots counts the links the account's leaf list still points to
+// past its length: closed links its backing array would keep alive.
+func (s *Server) StaleLeafSlots(account string) int {
+	a := s.lookupAccount(account)
+	if a == nil {
+		return 0
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, c := range a.leafs[len(a.leafs):cap(a.leafs)] {
+		if c != nil {
+			n++
+		}
+	}
+	return n
+}

@@ -3,6 +3,7 @@ package loop
 import (
 	"context"
 	"net"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -223,7 +224,10 @@ func (c *client) closeLeaf() {
 		acc.mu.Lock()
 		for i, o := range acc.leafs {
 			if o == c {
-				acc.leafs = append(acc.leafs[:i], acc.leafs[i+1:]...)
+				// slices.Delete clears the slot it frees: a plain
+				// append would leave the closed link, and all it holds,
+				// reachable from the array's spare capacity.
+				acc.leafs = slices.Delete(acc.leafs, i, i+1)
 				break
 			}
 		}
