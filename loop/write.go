@@ -163,15 +163,24 @@ const maxKeptWrite = 2 * inboxStall
 // without allocating.
 const maxStackIOV = 8
 
+// largePiece is the average size of the pieces of a write above which
+// they go to writev in groups of maxStackIOV.
+const largePiece = 4 << 10
+
+// queuedIOV is the size of what other loops queued for c.
+func (c *client) queuedIOV() int {
+	n := 0
+	for _, s := range c.iov {
+		n += len(s)
+	}
+	return n
+}
+
 // fitsRing reports whether what c has queued fits in gnet's outbound ring
 // beside what it already holds, so that handing it over copies it there
 // instead of starting linked-list nodes (see writeBufferCap).
 func (c *client) fitsRing() bool {
-	n := c.conn.OutboundBuffered() + len(c.out)
-	for _, s := range c.iov {
-		n += len(s)
-	}
-	return n <= writeBufferCap
+	return c.conn.OutboundBuffered()+len(c.out)+c.queuedIOV() <= writeBufferCap
 }
 
 // flushOut writes c's pending output with one Write and applies
@@ -247,13 +256,19 @@ func (c *client) flushOut() {
 			c.iov = append(c.iov, c.out)
 		}
 		// Writev may shorten the slices it is given: they are dropped
-		// right after. Up to maxStackIOV pieces go in one writev; past
-		// that, x/sys/unix allocates the iovec array, so the pieces go in
-		// groups (once the socket is full, gnet queues the rest without
-		// a syscall).
-		for i := 0; i < len(c.iov) && err == nil; i += maxStackIOV {
+		// right after. Past maxStackIOV pieces x/sys/unix allocates the
+		// iovec array. Many small pieces (a fan-out's interleaved
+		// messages) still go in one writev: that allocation costs far less
+		// than a syscall per eight pieces. Large ones go in groups of
+		// eight, each a syscall that moves at least largePiece*8 bytes
+		// (once the socket is full, gnet queues the rest without one).
+		step := len(c.iov)
+		if step > maxStackIOV && c.queuedIOV() >= largePiece*step {
+			step = maxStackIOV
+		}
+		for i := 0; i < len(c.iov) && err == nil; i += step {
 			var n int
-			n, err = c.conn.Writev(c.iov[i:min(i+maxStackIOV, len(c.iov))])
+			n, err = c.conn.Writev(c.iov[i:min(i+step, len(c.iov))])
 			c.handed += int64(n)
 		}
 		clear(c.iov)
