@@ -68,9 +68,10 @@ type worker struct {
 	nIn, nInBytes, nOut, nOutBytes int64
 
 	// Drained batches this loop filled, back for reuse (recycle).
-	freeMu    sync.Mutex
-	free      []*batch
-	freeBytes int // capacity of the batches in free
+	freeMu      sync.Mutex
+	free        []*batch
+	freeBytes   int   // capacity of the batches in free
+	lastScratch int64 // w.now when this loop last took a batch or assembled a write
 
 	// Shared with other loops: guarded by mu.
 	mu        sync.Mutex
@@ -156,6 +157,7 @@ func (w *worker) batchFor(d *worker) *batch {
 		if b == nil {
 			b = &batch{buf: make([]byte, 0, batchInitSize), segs: make([]segment, 0, 64), owner: w}
 		}
+		w.lastScratch = w.now
 		w.out[d.id] = b
 		w.outIDs = append(w.outIDs, d.id)
 	}
@@ -332,5 +334,25 @@ func (w *worker) tick() {
 			w.clients[i].checkTimers(w.now)
 		}
 	}
+	w.idleScratch()
 	w.flush()
+}
+
+// idleScratch gives back what a burst of traffic grew, once the loop has
+// used neither for a while: the batches kept for reuse and the scratch of
+// assembled writes. A busy loop keeps them at their
+// high-water mark, so that its messages allocate nothing.
+func (w *worker) idleScratch() {
+	if w.now-w.lastScratch <= int64(time.Second) {
+		return
+	}
+	w.freeMu.Lock()
+	if len(w.free) > 0 {
+		clear(w.free)
+		w.free, w.freeBytes = w.free[:0], 0
+	}
+	w.freeMu.Unlock()
+	if cap(w.wbuf) > batchInitSize {
+		w.wbuf = nil
+	}
 }

@@ -232,6 +232,7 @@ func (c *client) flushOut() {
 		// walks every node on each later write: give it one slice,
 		// assembled in the loop's scratch (gnet copies it).
 		b := c.w.wbuf[:0]
+		c.w.lastScratch = c.w.now
 		for _, s := range c.iov {
 			b = append(b, s...)
 		}
