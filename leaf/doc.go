@@ -2,7 +2,8 @@
 // connection machinery they share with clients (which lives in loop):
 //
 //   - the wire vocabulary of a link: the INFO and CONNECT documents, and
-//     encoders for LS+, LS- and LMSG/HMSG (proto.go);
+//     encoders for LS+ and LS- (proto.go; messages, LMSG and HMSG, are
+//     framed with MSG by loop's one framer);
 //   - the interest a server has told one link about, with the reference
 //     counts that decide when an LS+ or LS- is due (interest.go);
 //   - remotes: the configured systems this server dials as a leaf, their

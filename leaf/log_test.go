@@ -165,3 +165,34 @@ func compareLines(t *testing.T, what string, got, want []connLine) {
 		}
 	}
 }
+
+// TestLeafTraceMsg: with trace on, a message sent down a link is traced
+// like one sent to a client, "->> [LMSG subject size]", as nats-server
+// traces every delivery whatever the connection (client.go, deliverMsg).
+// (The in-process nats-server of these tests logs without trace, so the
+// line is checked on Canopy alone.)
+func TestLeafTraceMsg(t *testing.T) {
+	t.Parallel()
+	hub := start(t, canopyKind, "trace: true\n"+hubConfig("hub"))
+	lf := start(t, canopyKind, leafConfig("leaf", false, remoteTo(hub)))
+	waitLinks(t, hub, 1)
+	waitLinks(t, lf, 1)
+	sc := connect(t, lf, "")
+	msgs, _ := subscribe(t, sc, "tr", "")
+	flush(t, sc)
+	waitSub(t, hub, "tr", true)
+	pc := connect(t, hub, "")
+	if err := pc.Publish("tr", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, pc)
+	select {
+	case m := <-msgs:
+		if string(m.Data) != "hello" {
+			t.Fatalf("got %q", m.Data)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the message did not cross the link")
+	}
+	hub.Log().wait(t, "->> [LMSG tr 5]", 5*time.Second)
+}

@@ -186,38 +186,15 @@ func (w *worker) deliverTo(sub *subscription, subject, reply []byte, hdr int, ms
 			pc.AddReply(reply)
 		}
 	}
-	headers := c.headers.Load()
-	if c.w == w {
-		sub.seen.Add(1)
-		c.nOut++
-		c.nOutBytes += payloadLen(hdr, msg, headers)
-		start := len(c.out)
-		c.out = appendMsg(c.out, sub, subject, reply, hdr, msg, headers)
-		if w.srv.tracing.Load() {
-			c.traceOut(c.out[start:])
-		}
-		w.markDirty(c)
-		if last {
+	w.enqueue(c, sub, nil, subject, reply, hdr, msg)
+	if last {
+		if c.w == w {
 			c.removeSub(sub)
-		}
-	} else {
-		if c.pendingOut.Load() > w.stallAt {
-			w.congest(c)
-		}
-		b := w.batchFor(c.w)
-		start := len(b.buf)
-		b.buf = appendMsg(b.buf, sub, subject, reply, hdr, msg, headers)
-		if w.srv.tracing.Load() {
-			c.traceOut(b.buf[start:])
-		}
-		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start), sub: sub,
-			payload: int32(payloadLen(hdr, msg, headers))})
-		if last {
+		} else {
+			b := w.out[c.w.id]
 			b.segs = append(b.segs, segment{c: c, unsub: sub})
 		}
 	}
-	w.nOut++
-	w.nOutBytes += int64(len(msg))
 	return true
 }
 
@@ -228,11 +205,27 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 	if c.closed.Load() || !c.leaf.perms.Load().CanPublish(subject) {
 		return false
 	}
+	w.enqueue(c, nil, t.qs, subject, reply, hdr, msg)
+	return true
+}
+
+// enqueue frames one message for c and queues it: on c's out buffer when c
+// lives on this loop, in the batch for c's loop otherwise. sub is the
+// subscription of a client the message is for; a leaf link has none, and
+// queues are the groups it is asked to serve.
+func (w *worker) enqueue(c *client, sub *subscription, queues []string, subject, reply []byte, hdr int, msg []byte) {
 	headers := c.headers.Load()
+	payload := payloadLen(hdr, msg, headers)
+	var framed []byte
 	if c.w == w {
+		if sub != nil {
+			sub.seen.Add(1)
+		}
 		c.nOut++
-		c.nOutBytes += payloadLen(hdr, msg, headers)
-		c.out = leaf.AppendMsg(c.out, subject, reply, t.qs, hdr, msg, headers)
+		c.nOutBytes += payload
+		start := len(c.out)
+		c.out = appendMsg(c.out, c.kind == kindLeaf, sub, queues, subject, reply, hdr, msg, headers)
+		framed = c.out[start:]
 		w.markDirty(c)
 	} else {
 		if c.pendingOut.Load() > w.stallAt {
@@ -240,32 +233,63 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 		}
 		b := w.batchFor(c.w)
 		start := len(b.buf)
-		b.buf = leaf.AppendMsg(b.buf, subject, reply, t.qs, hdr, msg, headers)
-		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start),
-			payload: int32(payloadLen(hdr, msg, headers))})
+		b.buf = appendMsg(b.buf, c.kind == kindLeaf, sub, queues, subject, reply, hdr, msg, headers)
+		framed = b.buf[start:]
+		b.segs = append(b.segs, segment{c: c, n: int32(len(framed)), sub: sub, payload: int32(payload)})
+	}
+	if w.srv.tracing.Load() {
+		c.traceOut(framed)
 	}
 	w.nOut++
 	w.nOutBytes += int64(len(msg))
-	return true
 }
 
-// appendMsg appends MSG or HMSG framing and the message for sub. A
-// connection that did not negotiate headers gets the body only.
-func appendMsg(b []byte, sub *subscription, subject, reply []byte, hdr int, msg []byte, headers bool) []byte {
+// appendMsg appends one message framed for its receiver, the only place
+// MSG, LMSG and HMSG are framed:
+//
+//	MSG  subject sid [reply] size                      to a client
+//	LMSG subject [reply | + reply queue... | "|" queue...] size   down a leaf link
+//	HMSG ... hdr size                                   either, with headers
+//
+// A receiver that did not negotiate headers gets the body only. sub is the
+// client's subscription (its sid); for a leaf link, queues are the groups
+// it is asked to serve.
+func appendMsg(b []byte, leafLink bool, sub *subscription, queues []string, subject, reply []byte, hdr int, msg []byte, headers bool) []byte {
 	if hdr > 0 && !headers {
 		msg = msg[hdr:]
 		hdr = 0
 	}
-	if hdr > 0 {
+	switch {
+	case hdr > 0:
 		b = append(b, "HMSG "...)
-	} else {
+	case leafLink:
+		b = append(b, "LMSG "...)
+	default:
 		b = append(b, "MSG "...)
 	}
 	b = append(b, subject...)
 	b = append(b, ' ')
-	b = append(b, sub.sid...)
-	b = append(b, ' ')
-	if len(reply) > 0 {
+	switch {
+	case !leafLink:
+		b = append(b, sub.sid...)
+		b = append(b, ' ')
+		if len(reply) > 0 {
+			b = append(b, reply...)
+			b = append(b, ' ')
+		}
+	case len(queues) > 0:
+		if len(reply) > 0 {
+			b = append(b, "+ "...)
+			b = append(b, reply...)
+			b = append(b, ' ')
+		} else {
+			b = append(b, "| "...)
+		}
+		for _, q := range queues {
+			b = append(b, q...)
+			b = append(b, ' ')
+		}
+	case len(reply) > 0:
 		b = append(b, reply...)
 		b = append(b, ' ')
 	}

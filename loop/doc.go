@@ -15,11 +15,16 @@
 //     buffers: the publisher appends the framed message to a batch addressed
 //     to the destination worker, and at the end of the traffic event hands
 //     the whole batch over (worker.push). The destination drains its inbox on
-//     its own loop (worker.drain), with at most one gnet Execute pending per
+//     its own loop (worker.drain), with at most one wake-up pending per
 //     worker; the flag that says one is pending is cleared under the same
-//     lock that takes the batches, so no wake-up is lost. The destination
-//     writes each receiver's slices of the batches with one writev, without
-//     copying them, and recycles the batches only after those writes.
+//     lock that takes the batches, so no wake-up is lost. A wake-up is a
+//     byte written to the send end of the destination's socket pair
+//     (wake.go; the file is guarded by the worker's wakeMu, which its loop
+//     takes to close it at shutdown), or a gnet Execute before the pair is
+//     registered. The destination writes each receiver's slices of the
+//     batches with writev, without copying them, and hands the batches
+//     back to the loop that filled them (its free list, under its freeMu)
+//     only after those writes.
 //   - Message counters are plain fields of the loop that owns them (the
 //     worker's, the receiving client's, a subscription's delivered count)
 //     and are published to atomics once per event for monitoring; no
@@ -59,9 +64,9 @@
 //     publishes itself goes through publishInternal, callable from any
 //     goroutine: a queue under its own mutex, drained by a task on one
 //     loop (always the same, so the server's messages keep their order).
-//   - OnTick runs on gnet's ticker goroutine; it only schedules a tick task
-//     on each worker (Execute), which then checks that worker's clients'
-//     timers on the loop.
+//   - OnTick runs on gnet's ticker goroutine; it only asks each worker for
+//     a tick (through its wake-up pair, or Execute), and the worker then
+//     checks its clients' timers on the loop.
 //   - Server fields written after Start are guarded by Server.mu; the hot
 //     path reads none of them.
 //   - The operator's entry points (Stats, Conns, Subscriptions, Account,
@@ -152,7 +157,7 @@
 // deliveries are appended before the event's output is flushed, and batches
 // for other loops are handed over before the publisher's own output (its
 // PONG) is written, so a PONG never overtakes the messages it follows.
-// gnet may reorder Execute tasks relative to each other, but a publisher's
+// Wake-ups may come in any order, but a publisher's
 // messages to one destination travel in batch order through one inbox, so
 // per-publisher order holds. A traffic event first takes what is waiting in
 // its loop's inbox: once a publisher has its PONG, the messages it sent

@@ -24,6 +24,9 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := h.srv
+	if _, ok := gc.Context().(*wakeEnd); ok {
+		return nil, gnet.None
+	}
 	if s.ops.ldm.Load() && gc.Context() == nil {
 		// Lame duck: accepted connections are turned away at once.
 		return nil, gnet.Close
@@ -92,6 +95,10 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, _ := gc.Context().(*client)
 	if c == nil {
+		if e, ok := gc.Context().(*wakeEnd); ok {
+			e.woken(gc)
+			return gnet.None
+		}
 		return gnet.Close
 	}
 	buf, _ := gc.Next(-1)
@@ -126,6 +133,9 @@ func (h *handler) OnTraffic(gc gnet.Conn) gnet.Action {
 func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c, _ := gc.Context().(*client)
 	if c == nil {
+		if e, ok := gc.Context().(*wakeEnd); ok {
+			e.closed()
+		}
 		return gnet.None
 	}
 	c.closed.Store(true)

@@ -67,7 +67,8 @@ func benchDial(b *testing.B, srv benchServer, proto string) (net.Conn, *bufio.Re
 }
 
 // benchPubSub publishes b.N messages of size bytes, split over pubs
-// publishers, to subs subscribers of one subject.
+// publishers, to subs subscribers of one subject (none: publish only, the
+// parse and sublist-miss path).
 func benchPubSub(b *testing.B, srv benchServer, size, pubs, subs int) {
 	payload := bytes.Repeat([]byte("x"), size)
 	frame := []byte("PUB bench " + strconv.Itoa(size) + "\r\n" + string(payload) + "\r\n")
@@ -140,10 +141,12 @@ func BenchmarkPubSub(b *testing.B) {
 		name             string
 		size, pubs, subs int
 	}{
+		{"pub-16B", 16, 1, 0},
 		{"1to1-16B", 16, 1, 1},
 		{"1to1-128B", 128, 1, 1},
 		{"fanout1to4-128B", 128, 1, 4},
 		{"fanin4to1-128B", 128, 4, 1},
+		{"1to1-1KiB", 1024, 1, 1},
 		{"1to1-64KiB", 64 << 10, 1, 1},
 	}
 	for _, srv := range benchServers(b) {

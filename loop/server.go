@@ -34,6 +34,13 @@ const CompatVersion = "2.15.2"
 // per event loop, not per connection.
 const readBufferCap = 256 << 10
 
+// writeBufferCap is how much output gnet keeps for a socket in its ring
+// before it starts a linked list of copies, one node allocated per write.
+// Above stallBytes the loop already waits for the socket (waitDrain), so a
+// ring this large keeps a receiver that is merely behind on the
+// allocation-free path; only a slow consumer reaches the list.
+const writeBufferCap = 2 * stallBytes
+
 // Logger is where the server writes its log. *logger.Logger satisfies it.
 type Logger interface {
 	Noticef(format string, v ...any)
@@ -230,6 +237,7 @@ func (s *Server) Start() error {
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithLogger(gnetLog{}),
 			gnet.WithReadBufferCap(readBufferCap),
+			gnet.WithWriteBufferCap(writeBufferCap),
 		)
 		s.mu.Lock()
 		s.runErr = err
@@ -402,6 +410,7 @@ func (s *Server) workerOf(el gnet.EventLoop) *worker {
 	w := s.workers[len(s.wmap)]
 	w.el = el
 	s.wmap[el] = w
+	go w.startWake()
 	return w
 }
 

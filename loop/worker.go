@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,6 +67,12 @@ type worker struct {
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64
 
+	// Drained batches this loop filled, back for reuse (recycle).
+	freeMu      sync.Mutex
+	free        []*batch
+	freeBytes   int   // capacity of the batches in free
+	lastScratch int64 // w.now when this loop last took a batch or assembled a write
+
 	// Shared with other loops: guarded by mu.
 	mu        sync.Mutex
 	inbox     []*batch
@@ -78,6 +85,12 @@ type worker struct {
 	// slowed down well before its output could pass max_pending and get
 	// it closed as a slow consumer. Fixed at creation.
 	stallAt, inboxStallAt int64
+
+	// The send end of the loop's wake-up pair (wake.go), nil until it is
+	// registered and after shutdown; guarded by wakeMu.
+	wakeMu     sync.RWMutex
+	wake       *os.File
+	wakeClosed bool
 
 	tickPending atomic.Bool
 	drainTask   gnet.Runnable
@@ -92,10 +105,14 @@ type workerStats struct {
 }
 
 // batch carries framed messages from one loop to another: buf holds them
-// back to back, segs says whose each one is.
+// back to back, segs says whose each one is. A batch goes back to the loop
+// that filled it once drained (releaseBatches), so each loop reuses the
+// batches it has grown, at their high-water mark, instead of taking them
+// from a sync.Pool that every garbage collection empties.
 type batch struct {
-	buf  []byte
-	segs []segment
+	buf   []byte
+	segs  []segment
+	owner *worker
 }
 
 // segment is one message of a batch, or, when unsub is set, the news that
@@ -109,9 +126,11 @@ type segment struct {
 	unsub   *subscription
 }
 
-var batchPool = sync.Pool{New: func() any {
-	return &batch{buf: make([]byte, 0, batchInitSize), segs: make([]segment, 0, 64)}
-}}
+// maxFreeBatchBytes bounds the capacity of the drained batches a loop
+// keeps for reuse. A sender may have up to inboxStall bytes in flight to
+// one destination before it waits, all of which come back at once when the
+// destination catches up; keeping fewer would make the next burst allocate.
+const maxFreeBatchBytes = 2 * inboxStall
 
 func newWorker(s *Server, id int) *worker {
 	w := &worker{id: id, srv: s, out: make([]*batch, s.opts.Loops)}
@@ -127,7 +146,18 @@ func newWorker(s *Server, id int) *worker {
 func (w *worker) batchFor(d *worker) *batch {
 	b := w.out[d.id]
 	if b == nil {
-		b = batchPool.Get().(*batch)
+		w.freeMu.Lock()
+		if n := len(w.free); n > 0 {
+			b = w.free[n-1]
+			w.free[n-1] = nil
+			w.free = w.free[:n-1]
+			w.freeBytes -= cap(b.buf)
+		}
+		w.freeMu.Unlock()
+		if b == nil {
+			b = &batch{buf: make([]byte, 0, batchInitSize), segs: make([]segment, 0, 64), owner: w}
+		}
+		w.lastScratch = w.now
 		w.out[d.id] = b
 		w.outIDs = append(w.outIDs, d.id)
 	}
@@ -174,7 +204,7 @@ func (w *worker) push(b *batch) {
 	wake := !w.scheduled
 	w.scheduled = true
 	w.mu.Unlock()
-	if wake {
+	if wake && !w.signal() {
 		if err := w.el.Execute(context.Background(), w.drainTask); err != nil {
 			// The engine is shutting down: nothing will be delivered anyway.
 			w.mu.Lock()
@@ -238,7 +268,7 @@ func (w *worker) releaseBatches(in []*batch) {
 		clear(b.segs)
 		b.segs = b.segs[:0]
 		if cap(b.buf) <= maxKeptBatch {
-			batchPool.Put(b)
+			b.owner.recycle(b)
 		}
 		in[i] = nil
 	}
@@ -248,6 +278,16 @@ func (w *worker) releaseBatches(in []*batch) {
 	}
 	w.mu.Unlock()
 	w.backlog.Add(-n)
+}
+
+// recycle takes back a drained batch w filled, unless w keeps enough.
+func (w *worker) recycle(b *batch) {
+	w.freeMu.Lock()
+	if w.freeBytes+cap(b.buf) <= maxFreeBatchBytes {
+		w.free = append(w.free, b)
+		w.freeBytes += cap(b.buf)
+	}
+	w.freeMu.Unlock()
 }
 
 // add and remove keep the list of the loop's clients for the timers.
@@ -275,6 +315,9 @@ func (w *worker) scheduleTick() {
 	if w.el == nil || !w.tickPending.CompareAndSwap(false, true) {
 		return
 	}
+	if w.signal() {
+		return
+	}
 	if err := w.el.Execute(context.Background(), w.tickTask); err != nil {
 		w.tickPending.Store(false)
 	}
@@ -291,5 +334,25 @@ func (w *worker) tick() {
 			w.clients[i].checkTimers(w.now)
 		}
 	}
+	w.idleScratch()
 	w.flush()
+}
+
+// idleScratch gives back what a burst of traffic grew, once the loop has
+// used neither for a while: the batches kept for reuse and the scratch of
+// assembled writes. A busy loop keeps them at their
+// high-water mark, so that its messages allocate nothing.
+func (w *worker) idleScratch() {
+	if w.now-w.lastScratch <= int64(time.Second) {
+		return
+	}
+	w.freeMu.Lock()
+	if len(w.free) > 0 {
+		clear(w.free)
+		w.free, w.freeBytes = w.free[:0], 0
+	}
+	w.freeMu.Unlock()
+	if cap(w.wbuf) > batchInitSize {
+		w.wbuf = nil
+	}
 }

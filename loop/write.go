@@ -153,6 +153,36 @@ func (c *client) queueSlice(b []byte) {
 // maxIOV bounds the iovecs of one writev (Linux accepts 1,024).
 const maxIOV = 512
 
+// maxKeptWrite bounds the loop's scratch for assembled writes. A receiver
+// whose output backs up gets what other loops sent in one piece, up to
+// what a sender may have in flight (inboxStall, and an event's worth more):
+// dropping a scratch that large would make every such write allocate it.
+const maxKeptWrite = 2 * inboxStall
+
+// maxStackIOV is the most pieces x/sys/unix's Writev converts to iovecs
+// without allocating.
+const maxStackIOV = 8
+
+// largePiece is the average size of the pieces of a write above which
+// they go to writev in groups of maxStackIOV.
+const largePiece = 4 << 10
+
+// queuedIOV is the size of what other loops queued for c.
+func (c *client) queuedIOV() int {
+	n := 0
+	for _, s := range c.iov {
+		n += len(s)
+	}
+	return n
+}
+
+// fitsRing reports whether what c has queued fits in gnet's outbound ring
+// beside what it already holds, so that handing it over copies it there
+// instead of starting linked-list nodes (see writeBufferCap).
+func (c *client) fitsRing() bool {
+	return c.conn.OutboundBuffered()+len(c.out)+c.queuedIOV() <= writeBufferCap
+}
+
 // flushOut writes c's pending output with one Write and applies
 // back-pressure: a receiver that stays far behind makes this loop wait for
 // it briefly, and one past max_pending is closed as a slow consumer.
@@ -186,11 +216,23 @@ func (c *client) flushOut() {
 		c.handed += int64(n)
 		clear(c.iov)
 		c.iov = c.iov[:0]
+	case len(c.iov) > 0 && c.conn.OutboundBuffered() > 0 && c.fitsRing():
+		// gnet queues all of it without a syscall, copied into its ring,
+		// which has room: no allocation.
+		if len(c.out) > 0 {
+			c.iov = append(c.iov, c.out)
+		}
+		var n int
+		n, err = c.conn.Writev(c.iov)
+		c.handed += int64(n)
+		clear(c.iov)
+		c.iov = c.iov[:0]
 	case len(c.iov) > 0 && c.conn.OutboundBuffered() > 0:
-		// gnet will queue all of it anyway, one linked-list node per
-		// slice, and walks every node on each later write: give it one
-		// slice, assembled in the loop's scratch (gnet copies it).
+		// Past its ring gnet queues one linked-list node per slice, and
+		// walks every node on each later write: give it one slice,
+		// assembled in the loop's scratch (gnet copies it).
 		b := c.w.wbuf[:0]
+		c.w.lastScratch = c.w.now
 		for _, s := range c.iov {
 			b = append(b, s...)
 		}
@@ -200,7 +242,7 @@ func (c *client) flushOut() {
 		var n int
 		n, err = c.conn.Write(b)
 		c.handed += int64(n)
-		if cap(b) <= maxKeptBatch {
+		if cap(b) <= maxKeptWrite {
 			c.w.wbuf = b[:0]
 		}
 	case len(c.iov) == 0:
@@ -215,10 +257,21 @@ func (c *client) flushOut() {
 			c.iov = append(c.iov, c.out)
 		}
 		// Writev may shorten the slices it is given: they are dropped
-		// right after.
-		var n int
-		n, err = c.conn.Writev(c.iov)
-		c.handed += int64(n)
+		// right after. Past maxStackIOV pieces x/sys/unix allocates the
+		// iovec array. Many small pieces (a fan-out's interleaved
+		// messages) still go in one writev: that allocation costs far less
+		// than a syscall per eight pieces. Large ones go in groups of
+		// eight, each a syscall that moves at least largePiece*8 bytes
+		// (once the socket is full, gnet queues the rest without one).
+		step := len(c.iov)
+		if step > maxStackIOV && c.queuedIOV() >= largePiece*step {
+			step = maxStackIOV
+		}
+		for i := 0; i < len(c.iov) && err == nil; i += step {
+			var n int
+			n, err = c.conn.Writev(c.iov[i:min(i+step, len(c.iov))])
+			c.handed += int64(n)
+		}
 		clear(c.iov)
 		c.iov = c.iov[:0]
 	}

@@ -82,23 +82,22 @@ func appendFields(dst [][]byte, line []byte) [][]byte {
 // across reads must not fail on a limit changed in between.
 func parseLine(f *frame, kind Kind, line []byte) (size int, err error) {
 	op := &f.op
+	if kind == Pub {
+		// The op most often parsed by far: it sets only the fields a PUB
+		// has, and clears the others only when another kind of op left
+		// them set, instead of clearing the whole Op every time.
+		if f.dirty {
+			*op = Op{}
+			f.dirty = false
+		}
+		op.Kind = Pub
+		return parsePub(op, line)
+	}
 	*op = Op{Kind: kind}
+	f.dirty = true
 	switch kind {
 	case Connect, Info, Err:
 		op.Arg = line
-	case Pub:
-		var a [3][]byte
-		switch split(line, a[:]) {
-		case 2:
-			op.Subject, size = a[0], parseSize(a[1])
-		case 3:
-			op.Subject, op.Reply, size = a[0], a[1], parseSize(a[2])
-		default:
-			return 0, ErrArgs
-		}
-		if size < 0 {
-			return 0, ErrArgs
-		}
 	case HPub:
 		var a [4][]byte
 		var hdr int
@@ -162,6 +161,50 @@ func parseLine(f *frame, kind Kind, line []byte) (size int, err error) {
 		}
 	case LMsg, HMsg:
 		return parseLeafMsg(f, kind, line)
+	}
+	return size, nil
+}
+
+// parsePub reads a PUB's "subject [reply] size" into op and returns the
+// size. It works from both ends, so that the size is read once, as its
+// digits are found, and the fields need no array: the same fields and
+// errors as split would give.
+func parsePub(op *Op, line []byte) (int, error) {
+	e := len(line)
+	for e > 0 && isSpace(line[e-1]) {
+		e--
+	}
+	d := e
+	for d > 0 && !isSpace(line[d-1]) {
+		d--
+	}
+	r := d
+	for r > 0 && isSpace(line[r-1]) {
+		r--
+	}
+	if r == 0 {
+		// One field, or none.
+		return 0, ErrArgs
+	}
+	s := 0
+	for isSpace(line[s]) {
+		s++
+	}
+	se := fieldEnd(line[:r], s)
+	op.Subject, op.Reply = line[s:se], nil
+	if se < r {
+		rs := se
+		for isSpace(line[rs]) {
+			rs++
+		}
+		if fieldEnd(line[:r], rs) != r {
+			return 0, ErrArgs
+		}
+		op.Reply = line[rs:r]
+	}
+	size := parseSize(line[d:e])
+	if size < 0 {
+		return 0, ErrArgs
 	}
 	return size, nil
 }

@@ -577,3 +577,40 @@ func TestStopAndRest(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePubFields checks parsePub against the general field splitter
+// on every line of up to seven bytes over an alphabet of letters, digits,
+// spaces and tabs: the same subject, reply and size, or the same error.
+func TestParsePubFields(t *testing.T) {
+	const alphabet = "a1 \t0x"
+	line := make([]byte, 0, 7)
+	var walk func(n int)
+	walk = func(n int) {
+		var op Op
+		got, gotErr := parsePub(&op, line)
+		var a [3][]byte
+		want, wantErr := -1, error(nil)
+		var subj, reply []byte
+		switch split(line, a[:]) {
+		case 2:
+			subj, want = a[0], parseSize(a[1])
+		case 3:
+			subj, reply, want = a[0], a[1], parseSize(a[2])
+		}
+		if want < 0 {
+			want, wantErr, subj, reply = 0, ErrArgs, nil, nil
+		}
+		if gotErr != wantErr || (gotErr == nil && (got != want || string(op.Subject) != string(subj) || string(op.Reply) != string(reply))) {
+			t.Fatalf("%q: got %q %q %d %v, want %q %q %d %v", line, op.Subject, op.Reply, got, gotErr, subj, reply, want, wantErr)
+		}
+		if n == 0 {
+			return
+		}
+		for i := 0; i < len(alphabet); i++ {
+			line = append(line, alphabet[i])
+			walk(n - 1)
+			line = line[:len(line)-1]
+		}
+	}
+	walk(7)
+}

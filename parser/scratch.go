@@ -84,6 +84,9 @@ func putChunk(c *chunk) {
 // 15 ns per call and no allocation.
 type frame struct {
 	op Op
+	// dirty says op may hold fields a PUB does not set, left by an op of
+	// another kind: a PUB clears them only then (parseLine).
+	dirty bool
 	// fields holds the fields of the current LMSG or HMSG line; Op.Queues is
 	// a window onto it, so its backing array is the reused queue slice.
 	fields [][]byte
@@ -105,6 +108,7 @@ func getFrame() *frame {
 // its input once it returns.
 func putFrame(f *frame) {
 	f.op = Op{}
+	f.dirty = false
 	if cap(f.fields) > maxPooledFields {
 		f.fields = nil
 	} else {

@@ -236,13 +236,18 @@ type Cache[T comparable] struct {
 	s    *Sublist[T]
 	m    map[string]*slot[T]
 	size int
+	// last is the slot the previous Match used. A publisher nearly always
+	// sends runs of one subject, and comparing it with the last one's key
+	// is cheaper than hashing it for the map.
+	last *slot[T]
 }
 
-// slot is a cached entry and the generation at which it was last known to
-// be live.
+// slot is a cached entry, the generation at which it was last known to be
+// live, and its key in the map.
 type slot[T comparable] struct {
 	e   *entry[T]
 	gen uint64
+	key string
 }
 
 // NewCache returns a Cache of up to size subjects (512 if size <= 0) in
@@ -261,7 +266,12 @@ func (c *Cache[T]) Match(subject []byte) *Result[T] {
 	// invalidating, so if an entry is live now, every change up to g has
 	// left it alone, and g can be recorded as a generation it is good for.
 	g := c.s.gen.Load()
-	if sl := c.m[string(subject)]; sl != nil {
+	sl := c.last
+	if sl == nil || sl.key != string(subject) {
+		sl = c.m[string(subject)]
+	}
+	if sl != nil {
+		c.last = sl
 		if sl.gen != g {
 			if !sl.e.live() {
 				sl.e, _ = c.s.lookup(subject)
@@ -274,7 +284,6 @@ func (c *Cache[T]) Match(subject []byte) *Result[T] {
 	if !hit {
 		return e.r
 	}
-	var sl *slot[T]
 	if len(c.m) >= c.size {
 		for k, victim := range c.m {
 			delete(c.m, k)
@@ -284,7 +293,8 @@ func (c *Cache[T]) Match(subject []byte) *Result[T] {
 	} else {
 		sl = new(slot[T])
 	}
-	sl.e, sl.gen = e, g
-	c.m[string(subject)] = sl
+	sl.e, sl.gen, sl.key = e, g, string(subject)
+	c.m[sl.key] = sl
+	c.last = sl
 	return sl.e.r
 }
