@@ -65,6 +65,9 @@ type worker struct {
 	// Message counters, counted plainly by the loop and published to
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64
+	// accDirty lists the accounts' counters with deliveries counted
+	// during the event (accstats.go).
+	accDirty []*accLoopStats
 
 	// Shared with other loops: guarded by mu.
 	mu        sync.Mutex
