@@ -30,9 +30,9 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	// A delivery across an import nests: it keeps the outer message's leaf
 	// targets below base.
 	base := len(w.leafs)
-	// n counts the deliveries to connections, ni what internal
-	// subscriptions report: only the former are the account's sent
-	// messages, as in nats-server.
+	// n counts the deliveries to clients, nl those to leaf links, ni what
+	// internal subscriptions report: only the first two are the account's
+	// sent messages, as in nats-server.
 	n, ni, nl := 0, 0, 0
 	for _, sub := range r.Plain {
 		dc := sub.c
