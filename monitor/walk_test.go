@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/canopy-nats/canopy/internal/natstest"
+	"github.com/canopy-nats/canopy/loop"
 )
 
 // walkConf is a hub with the system account, an application account that
@@ -203,4 +205,40 @@ func union(a, b map[string]bool) map[string]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// TestIdentity: clients and /varz's "version" see nats-server's version,
+// while /varz and STATSZ also say the server is Canopy, and which one.
+func TestIdentity(t *testing.T) {
+	c := natstest.StartCanopy(t, sysConf)
+	mon := startMonitor(t, c)
+	nc := natstest.Connect(t, c.ClientURL(), nats.UserInfo("sys", "pass"))
+	if v := nc.ConnectedServerVersion(); v != loop.CompatVersion {
+		t.Errorf("INFO version %q", v)
+	}
+	var v struct {
+		Version        string `json:"version"`
+		ServerSoftware string `json:"server_software"`
+		CanopyVersion  string `json:"canopy_version"`
+	}
+	getJSON(t, mon+"/varz", &v)
+	if v.Version != loop.CompatVersion || v.ServerSoftware != "canopy" || v.CanopyVersion != loop.Version {
+		t.Errorf("/varz identity %+v", v)
+	}
+	var sz struct {
+		Server struct {
+			Version string `json:"ver"`
+		} `json:"server"`
+		Statsz struct {
+			ServerSoftware string `json:"server_software"`
+			CanopyVersion  string `json:"canopy_version"`
+		} `json:"statsz"`
+	}
+	b := sysRequest(t, nc, "$SYS.REQ.SERVER.PING", "", wait)
+	if err := json.Unmarshal(b, &sz); err != nil {
+		t.Fatalf("%s: %v", b, err)
+	}
+	if sz.Server.Version != loop.CompatVersion || sz.Statsz.ServerSoftware != "canopy" || sz.Statsz.CanopyVersion != loop.Version {
+		t.Errorf("STATSZ identity %s", b)
+	}
 }
