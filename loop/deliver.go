@@ -14,6 +14,10 @@ import (
 // is delivered only to the queue groups it lists.
 func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, hdr int, msg []byte, queues [][]byte) int {
 	r := acc.caches[w.id].Match(subject)
+	counted := acc
+	if w.statAcc != nil {
+		counted, w.statAcc = w.statAcc, nil
+	}
 	var origin string
 	fromLeaf := src.kind == kindLeaf
 	// Clients see a JetStream delivery from a link under the subject
@@ -79,7 +83,7 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	}
 	w.leafs = w.leafs[:base]
 	if n+nl > 0 {
-		w.countOut(acc, n+nl, nl, len(msg))
+		w.countOut(counted, n+nl, nl, len(msg))
 	}
 	return n + nl + ni
 }

@@ -68,6 +68,9 @@ type worker struct {
 	// accDirty lists the accounts' counters with deliveries counted
 	// during the event (accstats.go).
 	accDirty []*accLoopStats
+	// statAcc, when set, is the account the next deliverFrom counts its
+	// deliveries in instead of its own (a stream import's, imports.go).
+	statAcc *account
 
 	// Shared with other loops: guarded by mu.
 	mu        sync.Mutex

@@ -340,3 +340,92 @@ leafnodes { reconnect: "100ms", remotes [ { url: "nats-leaf://127.0.0.1:%d", acc
 		compareKeys(t, c, n)
 	}
 }
+
+// TestAccountCountersImports: messages that cross accounts through
+// stream and service imports are counted in the accounts nats-server
+// counts them in.
+func TestAccountCountersImports(t *testing.T) {
+	const config = `
+http: "127.0.0.1:-1"
+accounts {
+  APP {
+    users [{user: app, password: pass}]
+    imports [{service: {account: OTHER, subject: "other.svc"}, to: "osvc"}, {stream: {account: OTHER, subject: "other.ev.>"}, prefix: "imp"}]
+  }
+  OTHER {
+    users [{user: other, password: pass}]
+    exports [{service: "other.svc"}, {stream: "other.ev.>"}]
+  }
+}
+`
+	got := map[string]string{}
+	run := func(t *testing.T, url, mon string) {
+		app := natstest.Connect(t, url, nats.UserInfo("app", "pass"))
+		evs := make(chan *nats.Msg, 8)
+		if _, err := app.ChanSubscribe("imp.>", evs); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, app)
+		other := natstest.Connect(t, url, nats.UserInfo("other", "pass"))
+		if _, err := other.Subscribe("other.svc", func(m *nats.Msg) { _ = m.Respond([]byte("answer")) }); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, other)
+		for range 2 {
+			if err := other.Publish("other.ev.1", []byte("event")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		flush(t, other)
+		for i := range 2 {
+			select {
+			case <-evs:
+			case <-time.After(wait):
+				t.Fatalf("got %d of 2 imported events", i)
+			}
+		}
+		if _, err := app.Request("osvc", []byte("question"), wait); err != nil {
+			t.Fatal(err)
+		}
+		// APP published the request (8 bytes) and got the answer (6);
+		// OTHER published two events (5 bytes each) and the answer, and
+		// the events, delivered to APP through the stream import, count
+		// as sent in OTHER with the request. The figures are published
+		// once per event: bounded retries until they are all in.
+		const want = "APP received {Msgs:1 Bytes:8} sent {Msgs:1 Bytes:6}; OTHER received {Msgs:3 Bytes:16} sent 3 msgs"
+		var figures string
+		for deadline := time.Now().Add(wait); figures != want && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			var sz monitor.AccountStatz
+			getJSON(t, mon+"/accstatz", &sz)
+			var parts []string
+			for _, a := range sz.Accounts {
+				switch a.Account {
+				case "APP":
+					parts = append(parts, fmt.Sprintf("APP received %+v sent %+v", a.Received.MsgBytes, a.Sent.MsgBytes))
+				case "OTHER":
+					// The request delivered in OTHER carries, on
+					// nats-server, a Nats-Request-Info header Canopy
+					// does not add: its sent bytes differ by that.
+					parts = append(parts, fmt.Sprintf("OTHER received %+v sent %d msgs", a.Received.MsgBytes, a.Sent.Msgs))
+				}
+			}
+			sort.Strings(parts)
+			figures = strings.Join(parts, "; ")
+		}
+		if figures != want {
+			t.Errorf("per-account figures:\n got %s\nwant %s", figures, want)
+		}
+		got[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = figures
+	}
+	t.Run("canopy", func(t *testing.T) {
+		c := natstest.StartCanopy(t, config)
+		run(t, c.ClientURL(), startMonitor(t, c))
+	})
+	t.Run("nats-server", func(t *testing.T) {
+		n := natstest.StartNATS(t, config)
+		run(t, "nats://"+n.Addr().String(), "http://"+n.MonitorAddr().String())
+	})
+	if c, n := got["canopy"], got["nats-server"]; c != n {
+		t.Errorf("per-account figures differ:\n canopy      %s\n nats-server %s", c, n)
+	}
+}
