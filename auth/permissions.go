@@ -2,6 +2,7 @@ package auth
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -459,4 +460,56 @@ func (p *Permissions) Response() *conf.ResponsePermission {
 		return nil
 	}
 	return p.resp
+}
+
+// Public lists the permissions in force as nats-server's user info shows
+// them: the publish and subscribe allow and deny lists (a queue entry as
+// "subject queue"), each sorted, and the response permission. It returns
+// nil for nil (everything allowed).
+func (p *Permissions) Public() *PublicPermissions {
+	if p == nil {
+		return nil
+	}
+	return &PublicPermissions{
+		Publish:   &SubjectPermission{Allow: p.pub.allow.entries(), Deny: p.pub.deny.entries()},
+		Subscribe: &SubjectPermission{Allow: p.sub.allow.entries(), Deny: p.sub.deny.entries()},
+		Response:  publicResponse(p.resp),
+	}
+}
+
+func publicResponse(r *conf.ResponsePermission) *PublicResponseRule {
+	if r == nil {
+		return nil
+	}
+	return &PublicResponseRule{MaxMsgs: r.MaxMsgs, Expires: r.Expires}
+}
+
+// PublicPermissions are nats-server's Permissions in JSON.
+type PublicPermissions struct {
+	Publish   *SubjectPermission  `json:"publish"`
+	Subscribe *SubjectPermission  `json:"subscribe"`
+	Response  *PublicResponseRule `json:"responses,omitempty"`
+}
+
+// PublicResponseRule is conf.ResponsePermission in nats-server's JSON.
+type PublicResponseRule struct {
+	MaxMsgs int           `json:"max"`
+	Expires time.Duration `json:"ttl"`
+}
+
+// entries lists a compiled list's entries, sorted; nil for none.
+func (l *list) entries() []string {
+	if l == nil {
+		return nil
+	}
+	var out []string
+	for s := range l.lits {
+		out = append(out, s)
+	}
+	out = append(out, l.wild...)
+	for _, q := range l.queued {
+		out = append(out, q.subject+" "+q.queue)
+	}
+	sort.Strings(out)
+	return out
 }

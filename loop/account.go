@@ -16,6 +16,8 @@ type account struct {
 	info   *auth.AccountInfo // nil for accounts the authorization layer does not know
 	sl     *sublist.Sublist[*subscription]
 	caches []*sublist.Cache[*subscription] // indexed by worker id; each used by its loop only
+	stats  []*accLoopStats                 // indexed by worker id; each written by its loop only (accstats.go)
+	slow   atomic.Int64                    // connections of the account closed as slow consumers
 
 	nconns       atomic.Int32
 	internalSids atomic.Int64 // the last sid of an internal subscription
@@ -97,6 +99,10 @@ func (s *Server) registerAccount(name string) *account {
 	a.caches = make([]*sublist.Cache[*subscription], len(s.workers))
 	for i := range a.caches {
 		a.caches[i] = sublist.NewCache(a.sl, l1CacheSize)
+	}
+	a.stats = make([]*accLoopStats, len(s.workers))
+	for i := range a.stats {
+		a.stats[i] = &accLoopStats{}
 	}
 	s.accounts[name] = a
 	if s.sys != nil {

@@ -160,7 +160,8 @@ func (c *client) countIn(n int) {
 // syncStats publishes c's counters for monitoring, which reads them from
 // other goroutines.
 func (c *client) syncStats() {
-	if c.nIn != c.inMsgs.Load() {
+	if old := c.inMsgs.Load(); c.nIn != old {
+		c.accountIn(c.nIn-old, c.nInBytes-c.inBytes.Load())
 		c.inMsgs.Store(c.nIn)
 		c.inBytes.Store(c.nInBytes)
 	}
@@ -787,6 +788,7 @@ func (c *client) checkTimers(now int64) {
 	if c.stalledSince != 0 && now-c.stalledSince > int64(c.srv.opts.WriteDeadline) {
 		if c.conn.OutboundBuffered() > 0 {
 			c.w.stats.slowConsumers.Add(1)
+			c.countSlow()
 			c.srv.log.Noticef("%s - Slow Consumer Detected: WriteDeadline of %v exceeded", c, c.srv.opts.WriteDeadline)
 			c.reason = reasonSlowDeadline
 			c.markClosed()

@@ -14,6 +14,10 @@ import (
 // is delivered only to the queue groups it lists.
 func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, hdr int, msg []byte, queues [][]byte) int {
 	r := acc.caches[w.id].Match(subject)
+	counted := acc
+	if w.statAcc != nil {
+		counted, w.statAcc = w.statAcc, nil
+	}
 	var origin string
 	fromLeaf := src.kind == kindLeaf
 	// Clients see a JetStream delivery from a link under the subject
@@ -30,11 +34,14 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	// A delivery across an import nests: it keeps the outer message's leaf
 	// targets below base.
 	base := len(w.leafs)
-	n := 0
+	// n counts the deliveries to clients, nl those to leaf links, ni what
+	// internal subscriptions report: only the first two are the account's
+	// sent messages, as in nats-server.
+	n, ni, nl := 0, 0, 0
 	for _, sub := range r.Plain {
 		dc := sub.c
 		if sub.icb != nil {
-			n += sub.icb(w, src, sub, subject, reply, hdr, msg)
+			ni += sub.icb(w, src, sub, subject, reply, hdr, msg)
 			continue
 		}
 		if dc.kind == kindLeaf {
@@ -71,11 +78,14 @@ func (w *worker) deliverFrom(src *client, acc *account, subject, reply []byte, h
 	}
 	for i := base; i < len(w.leafs); i++ {
 		if w.deliverLeaf(&w.leafs[i], subject, reply, hdr, msg) {
-			n++
+			nl++
 		}
 	}
 	w.leafs = w.leafs[:base]
-	return n
+	if n+nl > 0 {
+		w.countOut(counted, n+nl, nl, len(msg))
+	}
+	return n + nl + ni
 }
 
 // listed reports whether an LMSG's queue list names group g.

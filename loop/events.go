@@ -33,6 +33,7 @@ const (
 	evConnect eventKind = iota
 	evDisconnect
 	evAuthError
+	evConns // only the account's connection count
 )
 
 // sysEvent is one event waiting for the system goroutine.
@@ -96,19 +97,49 @@ func (st *sysState) queueEvent(ev *sysEvent) {
 	st.queue(sysReq{ev: ev})
 }
 
-// connectEvent is called on c's loop once c's CONNECT is accepted.
+// connectEvent is called on c's loop once c's CONNECT is accepted, or
+// once a leaf link it solicited is established.
 func (s *Server) connectEvent(c *client) {
-	if s.sys == nil || c.kind != kindClient {
+	if s.sys == nil || (c.kind != kindClient && c.kind != kindLeaf) {
 		return
 	}
-	s.sys.queueEvent(&sysEvent{kind: evConnect, ci: c.connInfo(false)})
+	s.sys.queueEvent(&sysEvent{kind: evConnect, ci: eventInfo(c, c.connInfo(false))})
+}
+
+// eventInfo is what an event says of c: a link this server solicited has
+// no client name nor version in nats-server's events (its CONNECT options
+// are the ones it sent). ci is copied when changed: it may be the closed
+// record /connz keeps.
+func eventInfo(c *client, ci *ConnInfo) *ConnInfo {
+	if c.kind == kindLeaf && c.leaf.remote != nil && (ci.Name != "" || ci.Version != "") {
+		e := *ci
+		e.Name, e.Version = "", ""
+		return &e
+	}
+	return ci
+}
+
+// connsEvent announces the connection count of c's account: a leaf link
+// accepted by this server changes it without a connect event.
+func (s *Server) connsEvent(c *client) {
+	if s.sys == nil || c.acc == nil {
+		return
+	}
+	s.sys.queueEvent(&sysEvent{kind: evConns, ci: &ConnInfo{Account: c.acc.name}})
 }
 
 // closeEvent is called on c's loop when it closes, with its closed record
-// (noteClosed): a disconnect for a client that had connected, and a failed
-// login also as an authorization error.
+// (noteClosed): a disconnect for a client that had connected or a leaf
+// link that was established, and a failed login also as an authorization
+// error.
 func (s *Server) closeEvent(c *client, ci *ConnInfo) {
-	if s.sys == nil || c.kind != kindClient {
+	if s.sys == nil || (c.kind != kindClient && c.kind != kindLeaf) {
+		return
+	}
+	if c.kind == kindLeaf {
+		if c.leaf.established {
+			s.sys.queueEvent(&sysEvent{kind: evDisconnect, ci: eventInfo(c, ci)})
+		}
 		return
 	}
 	if c.reason == reasonAuthFailure {
@@ -126,10 +157,16 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 	if acc == "" {
 		acc = "$G"
 	}
+	if ev.kind == evConns {
+		if acc != "$G" {
+			st.sendConns(st.acc, acc, "$SYS.SERVER.ACCOUNT."+acc+".CONNS", "$SYS.ACCOUNT."+acc+".SERVER.CONNS")
+		}
+		return
+	}
 	start := ci.Start.UTC()
 	cl := eventClient{Start: &start, Host: ci.IP, ID: ci.CID, Account: acc, User: ci.User,
 		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, NameTag: st.srv.nameTag(acc),
-		Kind: "Client", ClientType: "nats"}
+		Kind: ci.Kind, ClientType: ci.Type}
 	now := time.Now().UTC()
 	id := st.srv.id
 	switch ev.kind {

@@ -139,7 +139,7 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	c.closed.Store(true)
-	h.srv.noteClosed(c, err)
+	ci := h.srv.noteClosed(c, err)
 	c.w.remove(c)
 	if c.kind == kindLeaf {
 		c.closeLeaf()
@@ -147,6 +147,11 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if c.acc != nil {
 		c.removeAllSubs()
 		c.acc.nconns.Add(-1)
+	}
+	if ci != nil {
+		// After the account lets go of c: the connection count that
+		// follows the event no longer counts it, as nats-server's.
+		h.srv.closeEvent(c, ci)
 	}
 	c.p.Release()
 	for t := c.tr; t != nil; t = t.link().up {

@@ -184,7 +184,7 @@ func (s *Server) addRouteSub(a *account, subject string, r *route) *subscription
 
 // deliver carries a message across an import: the internal subscription's
 // callback. It returns how many connections received it on the other side.
-func (r *route) deliver(w *worker, src *client, _ *subscription, subject, reply []byte, hdr int, msg []byte) int {
+func (r *route) deliver(w *worker, src *client, sub *subscription, subject, reply []byte, hdr int, msg []byte) int {
 	if w.depth >= maxImportDepth {
 		return 0
 	}
@@ -198,6 +198,9 @@ func (r *route) deliver(w *worker, src *client, _ *subscription, subject, reply 
 			w.subj[d] = r.mapStream(w.subj[d][:0], subject)
 			mapped = w.subj[d]
 		}
+		// nats-server delivers a stream import's messages in the
+		// exporting account: they count among its sent messages.
+		w.statAcc = sub.c.acc
 		return w.deliverFrom(src, r.to, mapped, reply, hdr, msg, nil)
 	case serviceRoute:
 		target := subject

@@ -512,6 +512,13 @@ func (c *client) leafEstablish() {
 	c.w.markDirty(c)
 	if r := l.remote; r != nil {
 		r.Established()
+		// As nats-server, the side that solicited the link announces it
+		// in its account as a connection of kind Leafnode; the
+		// accepting side only announces its departure, and the
+		// account's new connection count.
+		s.connectEvent(c)
+	} else {
+		s.connsEvent(c)
 	}
 }
 

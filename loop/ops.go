@@ -227,8 +227,9 @@ func (r *closedRing) list() []*ConnInfo {
 // noteClosed records a connection that is closing, for /connz?state=closed,
 // and settles why it closed. It runs on the connection's loop from
 // OnClose, before its subscriptions are dropped, so the record still lists
-// them.
-func (s *Server) noteClosed(c *client, err error) {
+// them. It returns the record (nil when none is kept) for the close event,
+// which OnClose sends once the account has let go of c.
+func (s *Server) noteClosed(c *client, err error) *ConnInfo {
 	if c.reason == "" {
 		// The peer went away. gnet reports an orderly close as a read of
 		// EOF, which nats-server calls "Client Closed", not a read error.
@@ -241,16 +242,15 @@ func (s *Server) noteClosed(c *client, err error) {
 		}
 	}
 	if c.kind != kindClient && c.kind != kindLeaf {
-		return
+		return nil
 	}
 	if c.kind == kindLeaf && !c.leaf.established {
 		// nats-server lists leaf connections only once they are registered.
-		return
+		return nil
 	}
 	ci := c.connInfo(true)
 	ci.Stop = time.Now()
 	ci.Reason = string(c.reason)
-	s.closeEvent(c, ci)
 	slow := ci.Reason == string(reasonSlowPending) || ci.Reason == string(reasonSlowDeadline)
 	stale := ci.Reason == string(reasonStale)
 	s.ops.mu.Lock()
@@ -266,6 +266,7 @@ func (s *Server) noteClosed(c *client, err error) {
 		s.ops.staleClients++
 	}
 	s.ops.mu.Unlock()
+	return ci
 }
 
 // keepCreds returns what a connection keeps of the credentials it

@@ -121,6 +121,7 @@ type ConnsOptions struct {
 // AccountStats are one account's figures (nats-server's /accountz detail).
 type AccountStats struct {
 	Name       string
+	NameTag    string // the account JWT's name in operator mode, else Name
 	System     bool
 	Clients    int
 	Leafs      int
@@ -134,6 +135,8 @@ type AccountStats struct {
 	MaxLeafs   int
 	MaxSubs    int
 	MaxPayload int32
+	// Traffic are the account's message figures (accstats.go).
+	Traffic AccountTraffic
 }
 
 // Stats returns the server-wide figures. It reads atomics and sublists
@@ -399,14 +402,19 @@ func (s *Server) Account(name string) (AccountStats, bool) {
 	leafs := a.countLeafs()
 	st := AccountStats{
 		Name:       a.name,
+		NameTag:    a.name,
 		Leafs:      leafs,
 		Clients:    max(0, int(a.nconns.Load())-leafs),
 		NumSubs:    uint32(a.sl.Count()),
 		Sublist:    a.sl.Stats(),
 		LastUpdate: updated,
+		Traffic:    a.traffic(),
 	}
 	if info != nil {
 		st.System = info.System
+		if info.NameTag != "" {
+			st.NameTag = info.NameTag
+		}
 		st.Exports, st.Imports = info.Exports, info.Imports
 		st.Expires = info.Expires
 		st.MaxConns, st.MaxLeafs, st.MaxSubs, st.MaxPayload =

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nuid"
+
+	"github.com/canopy-nats/canopy/auth"
 )
 
 // The system account's services: the $SYS.REQ requests natscli and the
@@ -53,7 +55,9 @@ type sysReq struct {
 	replyTo *account // where the answer goes: the requester's account
 	reply   string
 	msg     []byte
-	user    string // USER.INFO: the requester
+	user    string // USER.INFO: the requester, its permissions and expiry
+	perms   *auth.Permissions
+	expires int64
 	// ev is set for an event to encode and publish (events.go) instead.
 	ev *sysEvent
 }
@@ -198,6 +202,10 @@ func (st *sysState) request(_ *worker, src *client, sub *subscription, subject, 
 		if src.meta != nil {
 			r.user = src.meta.user
 		}
+		if pc := src.perms.Load(); pc != nil {
+			r.perms = pc.Permissions()
+		}
+		r.expires = src.expires
 	}
 	if len(msg) > hdr {
 		r.msg = append([]byte(nil), msg[hdr:]...)
@@ -376,8 +384,12 @@ func (st *sysState) serve(r *sysReq) {
 		if r.reply == "" {
 			return
 		}
-		st.send(r.replyTo, r.reply, &apiResponse{Server: st.info(), Data: &userInfo{
-			User: r.user, Account: r.acc, AccountName: st.srv.nameTag(r.acc)}})
+		ui := &userInfo{User: r.user, Account: r.acc, AccountName: st.srv.nameTag(r.acc),
+			Permissions: r.perms.Public()}
+		if r.expires != 0 {
+			ui.Expires = time.Until(time.Unix(0, r.expires)).Truncate(time.Second)
+		}
+		st.send(r.replyTo, r.reply, &apiResponse{Server: st.info(), Data: ui})
 		return
 	case "ACCOUNT.CONNS":
 		if r.reply == "" {
@@ -424,9 +436,12 @@ func (st *sysState) report(kind, acc string, opts []byte) (any, bool) {
 
 // userInfo is nats-server's UserInfo.
 type userInfo struct {
-	User        string `json:"user"`
-	Account     string `json:"account"`
-	AccountName string `json:"account_name,omitempty"`
+	User        string                  `json:"user"`
+	Account     string                  `json:"account"`
+	AccountName string                  `json:"account_name,omitempty"`
+	UserName    string                  `json:"user_name,omitempty"`
+	Permissions *auth.PublicPermissions `json:"permissions,omitempty"`
+	Expires     time.Duration           `json:"expires,omitempty"`
 }
 
 // send encodes v and publishes it in account a.
@@ -497,12 +512,14 @@ func (st *sysState) sendConns(a *account, acc string, subjects ...string) {
 }
 
 // clusterName is the cluster the server reports: none, except that a
-// server with leaf remotes goes by its own name, which is also the cluster
-// its leaf CONNECTs announce (as nats-server does without a cluster
-// block). It may be called from any goroutine.
+// server with leaf remotes and a configured server_name goes by that name,
+// as nats-server does without a cluster block (it takes the name as its
+// cluster before a default name exists, so an unnamed server has none).
+// It may be called from any goroutine.
 func (s *Server) clusterName() string {
-	if len(s.Options().LeafNode.Remotes) > 0 {
-		return s.name
+	o := s.Options()
+	if len(o.LeafNode.Remotes) > 0 && o.ServerName != "" {
+		return o.ServerName
 	}
 	return ""
 }
@@ -520,3 +537,7 @@ func (s *Server) nameTag(name string) string {
 	}
 	return name
 }
+
+// SystemServices reports whether the system account's services run (the
+// configuration names a system account).
+func (s *Server) SystemServices() bool { return s.sys != nil }

@@ -66,6 +66,12 @@ type worker struct {
 	// Message counters, counted plainly by the loop and published to
 	// stats at the end of each event (flush).
 	nIn, nInBytes, nOut, nOutBytes int64
+	// accDirty lists the accounts' counters with deliveries counted
+	// during the event (accstats.go).
+	accDirty []*accLoopStats
+	// statAcc, when set, is the account the next deliverFrom counts its
+	// deliveries in instead of its own (a stream import's, imports.go).
+	statAcc *account
 
 	// Drained batches this loop filled, back for reuse (recycle).
 	freeMu      sync.Mutex

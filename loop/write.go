@@ -290,6 +290,7 @@ func (c *client) flushOut() {
 	}
 	if int64(pending) > c.srv.opts.MaxPending {
 		c.w.stats.slowConsumers.Add(1)
+		c.countSlow()
 		c.srv.log.Noticef("%s - Slow Consumer Detected: MaxPending of %d Exceeded", c, c.srv.opts.MaxPending)
 		c.reason = reasonSlowPending
 		c.markClosed()
@@ -398,6 +399,9 @@ func (w *worker) flush() {
 	// The figures go out before the bytes: a client that has its PONG
 	// finds them up to date in the monitoring endpoints.
 	w.syncStats()
+	if len(w.accDirty) > 0 {
+		w.syncAccStats()
+	}
 	for i, c := range w.dirty {
 		w.dirty[i] = nil
 		c.dirty = false

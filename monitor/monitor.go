@@ -19,6 +19,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"expvar"
 	"fmt"
 	"log"
 	"net"
@@ -97,6 +98,9 @@ func New(srv *loop.Server, lg Logger) *Monitor {
 	mux.HandleFunc(AccStatzPath, m.handleAccStatz)
 	mux.HandleFunc(JszPath, m.handleJsz)
 	mux.HandleFunc(GatewayzPath, m.handleGatewayz)
+	mux.HandleFunc(IPQueuesPath, m.handleIPQueuesz)
+	mux.HandleFunc(RaftzPath, m.handleRaftz)
+	mux.Handle(ExpvarzPath, expvar.Handler())
 	m.mux = mux
 	srv.SetReporter(m)
 	return m
@@ -327,6 +331,8 @@ func (m *Monitor) Varz() *Varz {
 		ID:               st.ID,
 		Name:             st.Name,
 		Version:          loop.CompatVersion,
+		ServerSoftware:   ServerSoftware,
+		CanopyVersion:    loop.Version,
 		Proto:            1,
 		GoVersion:        runtime.Version(),
 		Host:             o.Host,
@@ -847,12 +853,14 @@ func (m *Monitor) Accountz(name string) (*Accountz, error) {
 			AccountTokenPosition: e.AccountTokenPosition, ApprovedAccounts: e.ApprovedAccounts()}
 		if e.Service {
 			x.Type = "service"
-			x.ResponseType = e.ResponseType
-			if x.ResponseType == "" {
-				x.ResponseType = "Singleton"
-			}
+			x.ResponseType = responseType(e.ResponseType)
 		}
 		ai.Exports = append(ai.Exports, x)
+	}
+	if m.srv.SystemServices() {
+		ex, im := systemImports(as.Name, st.SystemAccount, as.System)
+		ai.Exports = append(ai.Exports, ex...)
+		ai.Imports = append(ai.Imports, im...)
 	}
 	for _, im := range as.Imports {
 		x := ExtImport{Subject: im.Subject, Account: im.Account, LocalSubject: im.To, Type: "stream", Share: im.Share}
@@ -864,6 +872,45 @@ func (m *Monitor) Accountz(name string) (*Accountz, error) {
 	}
 	az.Account = ai
 	return az, nil
+}
+
+// responseType names a service export's response type as nats-server's
+// /accountz does.
+func responseType(t string) string {
+	switch t {
+	case "Stream", "Streamed":
+		return "Streamed"
+	case "Chunked":
+		return "Chunked"
+	}
+	return "Singleton"
+}
+
+// systemImports are the exports and imports nats-server gives accounts
+// when there is a system account: the system account exports its
+// per-account services, every account imports its own CONNZ, STATZ and
+// USER.INFO. Canopy serves the same subjects with internal subscriptions
+// (loop/sysacc.go) and lists them as nats-server does.
+func systemImports(acc, sysAcc string, system bool) ([]ExtExport, []ExtImport) {
+	const sys = "$SYS.REQ."
+	userInfo := ExtImport{Subject: sys + "USER." + acc + ".INFO", Account: sysAcc, To: sys + "USER.INFO",
+		LocalSubject: sys + "USER.INFO", Type: "service", Share: true}
+	if system {
+		ex := []ExtExport{
+			{Subject: sys + "ACCOUNT.*.CONNZ", Type: "service", ResponseType: "Streamed"},
+			{Subject: sys + "ACCOUNT.*.STATZ", Type: "service", ResponseType: "Streamed"},
+			{Subject: "$SYS.DEBUG.SUBSCRIBERS", Type: "service", ResponseType: "Singleton"},
+			{Subject: sys + "USER.*.INFO", Type: "service", ResponseType: "Singleton"},
+		}
+		return ex, []ExtImport{userInfo}
+	}
+	im := []ExtImport{
+		{Subject: sys + "ACCOUNT." + acc + ".CONNZ", Account: sysAcc, To: sys + "ACCOUNT.PING.CONNZ", LocalSubject: sys + "ACCOUNT.PING.CONNZ", Type: "service"},
+		{Subject: sys + "ACCOUNT." + acc + ".CONNZ", Account: sysAcc, To: sys + "SERVER.PING.CONNZ", LocalSubject: sys + "SERVER.PING.CONNZ", Type: "service"},
+		{Subject: sys + "ACCOUNT." + acc + ".STATZ", Account: sysAcc, To: sys + "ACCOUNT.PING.STATZ", LocalSubject: sys + "ACCOUNT.PING.STATZ", Type: "service"},
+		userInfo,
+	}
+	return nil, im
 }
 
 func (m *Monitor) handleRoutez(w http.ResponseWriter, _ *http.Request) {

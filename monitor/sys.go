@@ -73,20 +73,11 @@ func (m *Monitor) Report(kind, acc string, opts []byte) (any, error) {
 		// This one follows every connect and disconnect, so it reads
 		// only the account's counters, never the connections: a storm
 		// of connections must not cost a pass over all of them each.
-		// Canopy keeps no per-account message counters (they would be
-		// shared between loops on the message path), so the advisory's
-		// message figures are zero.
 		as, ok := m.srv.Account(acc)
 		if !ok {
 			return nil, loop.ErrSkip
 		}
-		a := &AccountStat{Account: acc, Name: acc, Conns: as.Clients, LeafNodes: as.Leafs,
-			TotalConns: as.Clients + as.Leafs, NumSubs: as.NumSubs}
-		// The advisory breaks the figures down by connection kind.
-		for _, d := range []*DataStats{&a.Sent, &a.Received} {
-			d.Gateways, d.Routes, d.Leafs = &MsgBytes{}, &MsgBytes{}, &MsgBytes{}
-		}
-		return a, nil
+		return accountStat(&as), nil
 	case "ACCOUNT.STATZ":
 		var o accStatzReq
 		if err := decodeOpts(opts, &o); err != nil {
@@ -183,6 +174,9 @@ type Statsz struct {
 	ActiveServers        int        `json:"active_servers,omitempty"`
 	MemLimit             int64      `json:"gomemlimit,omitempty"`
 	MaxProcs             int        `json:"gomaxprocs,omitempty"`
+	// Canopy's identity, as in /varz.
+	ServerSoftware string `json:"server_software"`
+	CanopyVersion  string `json:"canopy_version"`
 }
 
 // MsgBytes is a message and byte count.
@@ -219,6 +213,8 @@ func (m *Monitor) Statsz() *Statsz {
 		StaleConnections:    int64(st.StaleClients + st.StaleLeafs),
 		MaxProcs:            runtime.GOMAXPROCS(0),
 		ActiveServers:       1,
+		ServerSoftware:      ServerSoftware,
+		CanopyVersion:       loop.Version,
 	}
 	if st.SlowClients+st.SlowLeafs > 0 {
 		sz.SlowConsumersStats = &KindStats{Clients: st.SlowClients, Leafs: st.SlowLeafs}
@@ -263,34 +259,31 @@ func (m *Monitor) AccountStatz(names []string, unused bool) (*AccountStatz, erro
 	if len(names) == 0 {
 		names = m.srv.AccountNames()
 	}
-	infos, err := m.srv.Conns(loop.ConnsOptions{Open: true})
-	if err != nil {
-		return nil, err
-	}
 	sz := &AccountStatz{ID: m.srv.ID(), Now: time.Now().UTC(), Accounts: []*AccountStat{}}
 	for _, name := range names {
 		as, ok := m.srv.Account(name)
 		if !ok || (!unused && as.Clients+as.Leafs == 0) {
 			continue
 		}
-		a := &AccountStat{Account: name, Name: name, Conns: as.Clients, LeafNodes: as.Leafs,
-			TotalConns: as.Clients + as.Leafs, NumSubs: as.NumSubs}
-		for i := range infos {
-			ci := &infos[i]
-			if ci.Account != name {
-				continue
-			}
-			// What the account's connections sent is what the server
-			// received from them, and the other way round.
-			a.Received.Msgs += ci.InMsgs
-			a.Received.Bytes += ci.InBytes
-			a.Sent.Msgs += ci.OutMsgs
-			a.Sent.Bytes += ci.OutBytes
-		}
-		sz.Accounts = append(sz.Accounts, a)
+		sz.Accounts = append(sz.Accounts, accountStat(&as))
 	}
 	sort.Slice(sz.Accounts, func(i, j int) bool { return sz.Accounts[i].Account < sz.Accounts[j].Account })
 	return sz, nil
+}
+
+// accountStat is an account's figures as nats-server's statz has them:
+// what the server received from the account's connections and sent in
+// it, broken down by connection kind (Canopy has no gateways nor routes).
+func accountStat(as *loop.AccountStats) *AccountStat {
+	t := &as.Traffic
+	return &AccountStat{Account: as.Name, Name: as.NameTag, Conns: as.Clients, LeafNodes: as.Leafs,
+		TotalConns: as.Clients + as.Leafs, NumSubs: as.NumSubs,
+		Received: DataStats{MsgBytes: MsgBytes{t.InMsgs, t.InBytes},
+			Gateways: &MsgBytes{}, Routes: &MsgBytes{}, Leafs: &MsgBytes{t.LeafInMsgs, t.LeafInBytes}},
+		Sent: DataStats{MsgBytes: MsgBytes{t.OutMsgs, t.OutBytes},
+			Gateways: &MsgBytes{}, Routes: &MsgBytes{}, Leafs: &MsgBytes{t.LeafOutMsgs, t.LeafOutBytes}},
+		SlowConsumers: t.SlowConsumers,
+	}
 }
 
 // Gatewayz is /gatewayz of a server without gateways.
@@ -335,13 +328,40 @@ type JszConfig struct {
 	MaxStorage int64 `json:"max_storage"`
 }
 
+// ServerSoftware is what /varz and STATSZ say the server is.
+const ServerSoftware = "canopy"
+
 // nats-server's endpoints that Canopy answers in the shape of a server
 // without the feature, so tools that poll them get no 404.
 const (
 	AccStatzPath = "/accstatz"
 	JszPath      = "/jsz"
 	GatewayzPath = "/gatewayz"
+	IPQueuesPath = "/ipqueuesz"
+	RaftzPath    = "/raftz"
+	ExpvarzPath  = "/debug/vars"
 )
+
+// handleIPQueuesz answers /ipqueuesz: nats-server's internal queues by
+// name. Canopy has none of them (its loops hand batches over, see
+// loop/worker.go), so the answer is the empty object nats-server gives
+// when no queue holds anything.
+func (m *Monitor) handleIPQueuesz(w http.ResponseWriter, r *http.Request) {
+	if _, ok := decodeBool(w, r, "all"); !ok {
+		return
+	}
+	b, _ := json.MarshalIndent(map[string]any{}, "", "   ")
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(b)
+}
+
+// handleRaftz answers /raftz as nats-server without JetStream does: no
+// Raft group exists.
+func (m *Monitor) handleRaftz(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNotFound)
+	_, _ = w.Write([]byte("No Raft nodes registered"))
+}
 
 func (m *Monitor) handleJsz(w http.ResponseWriter, _ *http.Request) {
 	m.count(JszPath)
@@ -360,12 +380,10 @@ func (m *Monitor) handleAccStatz(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var names []string
-	if a := r.URL.Query().Get("acc"); a != "" {
-		names = []string{a}
-	}
+	// As nats-server's, the endpoint lists every account (it takes no
+	// account filter; the STATZ requests do).
 	m.count(AccStatzPath)
-	sz, err := m.AccountStatz(names, unused)
+	sz, err := m.AccountStatz(nil, unused)
 	if err != nil {
 		badRequest(w, err.Error())
 		return

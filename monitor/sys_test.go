@@ -148,11 +148,9 @@ func compareKeys(t *testing.T, c, n map[string]map[string]bool) {
 func sysKeyExempt(k string) bool {
 	for _, p := range []string{".data.jetstream", ".data.cluster", ".data.gateway", ".data.mqtt", ".data.websocket",
 		".data.config", ".data.ocsp", ".data.tls_", ".data.http_req_stats", ".data.routes", ".data.connect_urls",
-		".data.account_statz[].sent.", ".data.account_statz[].received.", ".data.proxies",
-		// nats-server lists the system imports every account has among
-		// the account's imports; Canopy answers those requests with
-		// internal subscriptions and lists no import.
-		".data.imports",
+		".data.proxies",
+		// Canopy's identity, added to /varz and STATSZ (issue 11).
+		".data.server_software", ".data.canopy_version", ".statsz.server_software", ".statsz.canopy_version",
 		// nats-server measures a client's RTT right after its CONNECT;
 		// Canopy at its first PING, so an event may carry none yet.
 		".client.rtt"} {

@@ -75,6 +75,11 @@ type Varz struct {
 	SlowConsumersStats   *KindStats        `json:"slow_consumer_stats"`
 	StaleConnectionStats *KindStats        `json:"stale_connection_stats,omitempty"`
 	DiskIOWaitStats      *DiskIOWaitStats  `json:"disk_io_wait_stats"`
+	// ServerSoftware and CanopyVersion are Canopy's own, added to
+	// nats-server's keys: "version" stays the protocol's for the tools
+	// that gate features on it, these say which server it really is.
+	ServerSoftware string `json:"server_software"`
+	CanopyVersion  string `json:"canopy_version"`
 }
 
 // WebsocketOptsVarz is /varz's "websocket": the websocket listener.
