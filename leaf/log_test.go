@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,10 +28,7 @@ const jsOnlyLine = "JetStream "
 func connLines(t *testing.T, s server) (ids []string, byID map[string][]connLine) {
 	t.Helper()
 	byID = map[string][]connLine{}
-	s.Log().mu.Lock()
-	lines := slices.Clone(s.Log().lines)
-	s.Log().mu.Unlock()
-	for _, l := range lines {
+	for _, l := range s.Log().Lines() {
 		m := connLineRE.FindStringSubmatch(l)
 		if m == nil {
 			continue

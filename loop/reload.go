@@ -167,7 +167,7 @@ func (s *Server) checkReloadable(cur, next *conf.Options) ([]string, error) {
 	}
 	if err := diffStruct(reflect.ValueOf(cur).Elem(), reflect.ValueOf(next).Elem(), "", func(name string) (string, bool) {
 		switch name {
-		case "ConfigFile", "Loops":
+		case "ConfigFile", "ConfigDigest", "Loops":
 			return "", true
 		}
 		k, ok := reloadKeys[name]

@@ -349,6 +349,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.shutdownEvent()
+	s.log.Noticef("Initiating Shutdown...")
 	s.mu.Lock()
 	if s.stopRemotes != nil {
 		s.stopRemotes()
