@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -127,6 +128,9 @@ type client struct {
 	rtt      int64              // the last round trip measured, nanos (see gotPong)
 
 	// Shared: read from other loops.
+	// label is what the log adds to the connection's name once CONNECT is
+	// accepted (client.String); nil before.
+	label  atomic.Pointer[string]
 	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
 	closed atomic.Bool
 	// pendingOut is the output gnet held for c after its last write;
@@ -358,6 +362,7 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	}
 	if !c.connected {
 		c.connected = true
+		c.setLabel(o, id)
 		c.srv.connectEvent(c)
 	}
 	c.authDeadline = 0
@@ -501,7 +506,7 @@ func (c *client) sendOK() {
 // sendErr queues "-ERR 'text'"; the connection stays open.
 func (c *client) sendErr(text string) {
 	if c.srv.tracing.Load() {
-		c.traceOut([]byte("-ERR '" + text + "'"))
+		c.traceOut([]byte("-ERR " + text))
 	}
 	c.out = append(c.out, "-ERR '"...)
 	c.out = append(c.out, text...)
@@ -619,6 +624,7 @@ func (c *client) removeSub(sub *subscription) {
 	if c.subs[sub.sid] != sub {
 		return
 	}
+	c.traceDelSub(sub)
 	delete(c.subs, sub.sid)
 	c.acc.removeSub(c.w, sub)
 }
@@ -721,7 +727,52 @@ func (c *client) String() string {
 			id = " - lid_ws:"
 		}
 	}
-	return host + id + strconv.FormatUint(c.cid, 10)
+	s := host + id + strconv.FormatUint(c.cid, 10)
+	if l := c.label.Load(); l != nil {
+		s += *l
+	}
+	return s
+}
+
+// setLabel names a client in the log, from its first accepted CONNECT on,
+// as nats-server does: its version, language and name joined by colons
+// ("v1.37.0:go"), then the account and how it authenticated
+// ("$G/user:bob"), each quoted after " - ". Leaf links keep their plain
+// name.
+func (c *client) setLabel(o *connectOpts, id *auth.Identity) {
+	if c.kind != kindClient {
+		return
+	}
+	var who []string
+	if o.Version != "" {
+		who = append(who, "v"+o.Version)
+	}
+	for _, s := range []string{o.Lang, o.Name} {
+		if s != "" {
+			who = append(who, s)
+		}
+	}
+	var user string
+	switch {
+	case o.Nkey != "":
+		user = "nkey:" + o.Nkey
+	case o.User != "":
+		user = "user:" + o.User
+	case o.JWT != "":
+		user = "jwt:" + id.PubKey
+	case o.Token != "":
+		user = "token"
+	}
+	var l string
+	if len(who) > 0 {
+		l += " - " + strconv.Quote(strings.Join(who, ":"))
+	}
+	if user != "" && c.acc != nil {
+		l += " - " + strconv.Quote(c.acc.name+"/"+user)
+	}
+	if l != "" {
+		c.label.Store(&l)
+	}
 }
 
 // checkTimers runs on the loop from the tick task.
@@ -815,6 +866,9 @@ func (c *client) checkTimers(now int64) {
 		}
 		c.pingsOut++
 		c.rttStart = now
+		if c.srv.tracing.Load() {
+			c.traceOut([]byte("PING"))
+		}
 		c.out = append(c.out, "PING\r\n"...)
 		c.w.markDirty(c)
 	}

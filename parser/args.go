@@ -82,7 +82,7 @@ func appendFields(dst [][]byte, line []byte) [][]byte {
 // across reads must not fail on a limit changed in between.
 func parseLine(f *frame, kind Kind, line []byte) (size int, err error) {
 	op := &f.op
-	*op = Op{Kind: kind}
+	*op = Op{Kind: kind, Line: line}
 	switch kind {
 	case Connect, Info, Err:
 		op.Arg = line

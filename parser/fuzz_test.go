@@ -197,6 +197,9 @@ func sameOps(a, b result) bool {
 		if x.Msg != nil && len(x.Msg) == 0 && y.Msg != nil {
 			x.Msg = y.Msg
 		}
+		if x.Line != nil && len(x.Line) == 0 && y.Line != nil {
+			x.Line = y.Line
+		}
 		if !reflect.DeepEqual(x, y) {
 			return false
 		}
@@ -341,7 +344,7 @@ func reference(cfg config, data []byte) result {
 			return r
 		}
 		f := fields(line)
-		op := Op{Kind: kind}
+		op := Op{Kind: kind, Line: []byte(line)}
 		total, hdr := -1, 0
 		bad := false
 		switch kind {

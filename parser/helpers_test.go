@@ -36,6 +36,20 @@ func (r *recorder) Op(op *Op) error {
 	return nil
 }
 
+// withoutLines is ops with Line cleared, for comparing with tables that
+// spell out the parsed fields only (TestLine checks Line).
+func withoutLines(ops []Op) []Op {
+	if ops == nil {
+		return nil
+	}
+	out := make([]Op, len(ops))
+	for i, op := range ops {
+		op.Line = nil
+		out[i] = op
+	}
+	return out
+}
+
 // cloneBytes copies b, keeping nil and empty apart so that tests can check
 // the "nil when absent" promises.
 func cloneBytes(b []byte) []byte {
@@ -52,6 +66,7 @@ func cloneOp(op *Op) Op {
 	c.Queue = cloneBytes(op.Queue)
 	c.SID = cloneBytes(op.SID)
 	c.Arg = cloneBytes(op.Arg)
+	c.Line = cloneBytes(op.Line)
 	c.Msg = cloneBytes(op.Msg)
 	if op.Queues != nil {
 		c.Queues = make([][]byte, len(op.Queues))
@@ -210,6 +225,7 @@ func opString(op *Op) string {
 	field("SID", op.SID)
 	field("Arg", op.Arg)
 	field("Msg", op.Msg)
+	field("Line", op.Line)
 	if op.HdrLen != 0 {
 		fmt.Fprintf(&sb, " HdrLen=%d", op.HdrLen)
 	}

@@ -57,6 +57,12 @@ type Op struct {
 	// text of -ERR (quotes included, as sent).
 	Arg []byte
 
+	// Line is the control line's argument text as it arrived, after the op
+	// name and the whitespace after it, without the line end: what a
+	// protocol trace shows ("foo  1" for a SUB without a queue, as nats.go
+	// sends it). Nil for ops without arguments.
+	Line []byte
+
 	// Msg is the message: header block then body, without the trailing CRLF.
 	Msg []byte
 	// HdrLen is how many leading bytes of Msg are the header block (HPUB and
