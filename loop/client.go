@@ -49,6 +49,7 @@ const (
 	reasonReadError      closeReason = "Read Error"
 	reasonAuthExpired    closeReason = "Authentication Expired"
 	reasonMaxSubs        closeReason = "Maximum Subscriptions Exceeded"
+	reasonWrongPort      closeReason = "Incorrect Port"
 )
 
 // The -ERR texts of nats-server v2.15.2 (PROTOCOL.md 2.8).
@@ -337,7 +338,15 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	}
 	hdr := c.headers.Load()
 	if err != nil {
-		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
+		// nats-server's line names the credentials tried, never why they
+		// failed; the reason is a debug line.
+		tried := &auth.ConnectCreds{User: o.User, Token: o.Token, Nkey: o.Nkey, JWT: o.JWT}
+		if who := tried.LogName(); who != "" {
+			c.srv.log.Errorf("%s - authentication error - %s", c, who)
+		} else {
+			c.srv.log.Errorf("%s - authentication error", c)
+		}
+		c.srv.log.Debugf("%s - Client authentication failed: %v", c, err)
 		// The closed record and the system account's events name the
 		// client and the user it tried, as nats-server's do.
 		if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
@@ -734,6 +743,31 @@ func (c *client) String() string {
 	return s
 }
 
+// authLabel is how nats-server's log names a login: "nkey:<key>",
+// "user:<name>", "jwt:<user public key>" or "token", after what the
+// connection presented; "" for none.
+func authLabel(cr *auth.ConnectCreds, id *auth.Identity) string {
+	switch {
+	case cr.Nkey != "":
+		return "nkey:" + cr.Nkey
+	case cr.User != "":
+		return "user:" + cr.User
+	case cr.JWT != "":
+		return "jwt:" + id.PubKey
+	case cr.Token != "":
+		return "token"
+	}
+	return ""
+}
+
+// userLabel is authLabel after " - ", or "".
+func userLabel(cr *auth.ConnectCreds, id *auth.Identity) string {
+	if l := authLabel(cr, id); l != "" {
+		return " - " + l
+	}
+	return ""
+}
+
 // setLabel names a client in the log, from its first accepted CONNECT on,
 // as nats-server does: its version, language and name joined by colons
 // ("v1.37.0:go"), then the account and how it authenticated
@@ -752,17 +786,7 @@ func (c *client) setLabel(o *connectOpts, id *auth.Identity) {
 			who = append(who, s)
 		}
 	}
-	var user string
-	switch {
-	case o.Nkey != "":
-		user = "nkey:" + o.Nkey
-	case o.User != "":
-		user = "user:" + o.User
-	case o.JWT != "":
-		user = "jwt:" + id.PubKey
-	case o.Token != "":
-		user = "token"
-	}
+	user := authLabel(&auth.ConnectCreds{User: o.User, Token: o.Token, Nkey: o.Nkey, JWT: o.JWT}, id)
 	var l string
 	if len(who) > 0 {
 		l += " - " + strconv.Quote(strings.Join(who, ":"))

@@ -165,9 +165,6 @@ func (c *client) leafConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &lc); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
-	if lc.Lang != "" {
-		return c.closeWith(reasonProtocol, errLeafClient)
-	}
 	if lc.Gateway != "" {
 		return c.closeWith(reasonProtocol, fmt.Sprintf(errLeafGatewayFmt, lc.Gateway))
 	}
@@ -213,6 +210,14 @@ func (c *client) leafAuthenticated(lc *leaf.Connect, creds *auth.ConnectCreds, i
 		}
 		s.log.Debugf("%s - Leafnode authentication failed: %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
+	}
+	if lc.Lang != "" {
+		// A client on the leafnode port, told once its credentials have
+		// passed, as nats-server tells it: with the account and the user,
+		// then again, plainly, after the connection's end.
+		s.log.Errorf("%s - %s - Account:%s%s", c, errLeafClient, id.Account, userLabel(creds, id))
+		c.leaf.afterClose = errLeafClient
+		return c.closeWith(reasonWrongPort, errLeafClient)
 	}
 	acc := s.lookupAccount(id.Account)
 	if acc == nil {
@@ -338,10 +343,10 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 	r := l.remote
 	if err := leaf.CheckHubInfo(inf); err != nil {
 		if errors.Is(err, leaf.ErrWrongPort) {
-			s.log.Errorf("%s - Leafnode attempted to connect to wrong port %q", c, r.URL().Host)
-		} else {
-			s.log.Errorf("%s - %v", c, err)
+			s.log.Errorf("%s - attempted to connect to wrong port", c)
+			return c.closeWith(reasonWrongPort, "")
 		}
+		s.log.Errorf("%s - %v", c, err)
 		return c.closeWith(reasonProtocol, "")
 	}
 	if !c.hasTLS() && c.ws == nil && (inf.TLSRequired || r.Config().TLS != nil) {
@@ -527,7 +532,9 @@ func (c *client) leafTimeout() {
 		c.srv.log.Errorf("%s - Leafnode did not receive INFO from %q in time", c, l.remote.URL().Host)
 		c.closeWith(reasonProtocol, "")
 	default:
-		c.srv.log.Errorf("%s - Leafnode did not receive connect info from %q in time", c, l.remote.URL().Host)
+		// The hub took the CONNECT and never sent its connect info:
+		// nats-server gives up after the same 2 s, with a debug line.
+		c.srv.log.Debugf("%s - %s", c, errLeafStale)
 		c.closeWith(reasonStale, errLeafStale)
 	}
 }
