@@ -338,15 +338,7 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	}
 	hdr := c.headers.Load()
 	if err != nil {
-		// nats-server's line names the credentials tried, never why they
-		// failed; the reason is a debug line.
-		tried := &auth.ConnectCreds{User: o.User, Token: o.Token, Nkey: o.Nkey, JWT: o.JWT}
-		if who := tried.LogName(); who != "" {
-			c.srv.log.Errorf("%s - authentication error - %s", c, who)
-		} else {
-			c.srv.log.Errorf("%s - authentication error", c)
-		}
-		c.srv.log.Debugf("%s - Client authentication failed: %v", c, err)
+		c.logAuthError(&auth.ConnectCreds{User: o.User, Token: o.Token, Nkey: o.Nkey, JWT: o.JWT}, err)
 		// The closed record and the system account's events name the
 		// client and the user it tried, as nats-server's do.
 		if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
@@ -741,6 +733,22 @@ func (c *client) String() string {
 		s += *l
 	}
 	return s
+}
+
+// logAuthError logs a refused login as nats-server does: the line names
+// the credentials tried (cr, nil for none), never why they failed, which
+// is a debug line.
+func (c *client) logAuthError(cr *auth.ConnectCreds, err error) {
+	who := ""
+	if cr != nil {
+		who = cr.LogName()
+	}
+	if who != "" {
+		c.srv.log.Errorf("%s - authentication error - %s", c, who)
+	} else {
+		c.srv.log.Errorf("%s - authentication error", c)
+	}
+	c.srv.log.Debugf("%s - Authentication failed: %v", c, err)
 }
 
 // authLabel is how nats-server's log names a login: "nkey:<key>",

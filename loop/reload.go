@@ -534,7 +534,7 @@ func (w *worker) applyReload(d reloadDecision) {
 	s := c.srv
 	switch d.action {
 	case closeUnauthorized:
-		s.log.Errorf("%s - Authorization Error - %v", c, d.err)
+		c.logAuthError(c.creds, d.err)
 		c.closeWith(reasonAuthFailure, errAuthViolation)
 	case closeMoved:
 		s.log.Noticef("%s - Closing connection: its user moved to account %q", c, d.id.Account)
