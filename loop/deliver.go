@@ -232,7 +232,11 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 	if c.w == w {
 		c.nOut++
 		c.nOutBytes += payloadLen(hdr, msg, headers)
+		start := len(c.out)
 		c.out = leaf.AppendMsg(c.out, subject, reply, t.qs, hdr, msg, headers)
+		if w.srv.tracing.Load() {
+			c.traceOut(c.out[start:])
+		}
 		w.markDirty(c)
 	} else {
 		if c.pendingOut.Load() > w.stallAt {
@@ -241,6 +245,9 @@ func (w *worker) deliverLeaf(t *leafTarget, subject, reply []byte, hdr int, msg 
 		b := w.batchFor(c.w)
 		start := len(b.buf)
 		b.buf = leaf.AppendMsg(b.buf, subject, reply, t.qs, hdr, msg, headers)
+		if w.srv.tracing.Load() {
+			c.traceOut(b.buf[start:])
+		}
 		b.segs = append(b.segs, segment{c: c, n: int32(len(b.buf) - start),
 			payload: int32(payloadLen(hdr, msg, headers))})
 	}

@@ -5,6 +5,7 @@
 package loop
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -492,6 +493,7 @@ func (c *client) leafEstablish() {
 	first := min(int64(leafFirstPing), int64(s.opts.PingInterval))
 	c.nextPing = c.w.now + first + rand.Int64N(first/5+1)
 	acc.mu.Lock()
+	start := len(c.out)
 	c.out = leaf.AppendSub(c.out, acc.lds, "", 0)
 	acc.sl.Range(func(_, _ string, sub *subscription) bool {
 		if c.wantsInterest(sub, 1) {
@@ -499,6 +501,13 @@ func (c *client) leafEstablish() {
 		}
 		return true
 	})
+	if s.tracing.Load() {
+		for lines := c.out[start:]; len(lines) > 0; {
+			var line []byte
+			line, lines, _ = bytes.Cut(lines, []byte("\r\n"))
+			c.traceOut(line)
+		}
+	}
 	// Looking for a duplicate and joining the account under one lock
 	// keeps two links of the same leaf, registering at once on two
 	// loops, from missing each other.

@@ -163,7 +163,6 @@ func TestTraceLines(t *testing.T) {
 
 			natsSink := natstest.NewLogSink("nats", false)
 			ns := natstest.StartNATSLogger(t, tc.config, natsSink)
-			ns.SetLogger(natsSink, false, true)
 			want := traceScript(t, ns.ClientURL(), tc.user, natsSink)
 
 			label := fmt.Sprintf(`127.0.0.1:<port> - cid:<n> - "v%s:go:tracer"%s - `, nats.Version, tc.label)

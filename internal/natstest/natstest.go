@@ -160,7 +160,9 @@ func StartNATSLogger(t testing.TB, text string, log server.Logger) *NATS {
 	}
 	switch {
 	case log != nil:
-		s.SetLogger(log, false, false)
+		// The configuration's debug and trace settings hold for the
+		// test's logger too.
+		s.SetLogger(log, opts.Debug, opts.Trace)
 	case os.Getenv("NATS_TEST_LOG") != "":
 		s.ConfigureLogger()
 	}
