@@ -286,8 +286,9 @@ func TestServeSeedHub(t *testing.T) {
 	text := strings.Replace(string(b), "port: 7422", fmt.Sprintf("host: 127.0.0.1\nport: %d", leafPort), 1)
 	f := writeFile(t, t.TempDir(), "hub.conf", text)
 	s := startServer(t, "-c", f, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-n", "hub1")
-	s.waitFor(t, fmt.Sprintf("Listening for client connections on 127.0.0.1:%d", port))
+	// nats-server's order: the leafnode listener, then the client's.
 	s.waitFor(t, fmt.Sprintf("Listening for leafnode connections on 127.0.0.1:%d", leafPort))
+	s.waitFor(t, fmt.Sprintf("Listening for client connections on 127.0.0.1:%d", port))
 	s.waitFor(t, "Server is ready")
 
 	url := fmt.Sprintf("nats://s3cr3t@127.0.0.1:%d", port)

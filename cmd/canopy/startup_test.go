@@ -66,6 +66,7 @@ func TestStartupLines(t *testing.T) {
 			"}] }, B { users: [{user: b, password: b}] } }\n", true, nil},
 		{"bcrypt", "listen: 127.0.0.1:-1\nauthorization { user: a, password: " + fmt.Sprintf("%q", bcrypt) + " }\n", false, nil},
 		{"token", "listen: 127.0.0.1:-1\nauthorization { token: t }\n", false, nil},
+		{"listeners", "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\nleafnodes { listen: 127.0.0.1:-1 }\nwebsocket { listen: 127.0.0.1:-1, no_tls: true }\n", false, nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
