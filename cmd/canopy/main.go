@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
+
 	"github.com/canopy-nats/canopy/conf"
 	"github.com/canopy-nats/canopy/logger"
 	"github.com/canopy-nats/canopy/loop"
@@ -181,8 +183,31 @@ func logStartup(log *logger.Logger, srv *loop.Server, opts *conf.Options, warnin
 		}
 		log.Noticef("Using configuration file: %s %s", opts.ConfigFile, digest)
 	}
+	logOperators(log, opts.TrustedOperators)
 	for _, w := range warnings {
 		log.Warnf("%s", w)
+	}
+}
+
+// logOperators lists the trusted operators as nats-server does at start.
+// The JWTs were decoded and checked when the configuration was loaded.
+func logOperators(log *logger.Logger, ops []string) {
+	if len(ops) > 0 {
+		log.Noticef("Trusted Operators")
+	}
+	for _, tok := range ops {
+		oc, err := jwt.DecodeOperatorClaims(tok)
+		if err != nil {
+			continue
+		}
+		log.Noticef("  System  : %q", oc.Audience)
+		log.Noticef("  Operator: %q", oc.Name)
+		log.Noticef("  Issued  : %v", time.Unix(oc.IssuedAt, 0))
+		if oc.Expires == 0 {
+			log.Noticef("  Expires : Never")
+		} else {
+			log.Noticef("  Expires : %v", time.Unix(oc.Expires, 0))
+		}
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/canopy-nats/canopy/internal/natstest"
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
 )
 
 // startupMasks hide what differs from run to run and server to server in a
@@ -66,6 +68,7 @@ func TestStartupLines(t *testing.T) {
 			"}] }, B { users: [{user: b, password: b}] } }\n", true, nil},
 		{"bcrypt", "listen: 127.0.0.1:-1\nauthorization { user: a, password: " + fmt.Sprintf("%q", bcrypt) + " }\n", false, nil},
 		{"token", "listen: 127.0.0.1:-1\nauthorization { token: t }\n", false, nil},
+		{"operator", operatorConfig(t), false, nil},
 		{"listeners", "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\nleafnodes { listen: 127.0.0.1:-1 }\nwebsocket { listen: 127.0.0.1:-1, no_tls: true }\n", false, nil},
 	}
 	for _, tc := range cases {
@@ -107,4 +110,35 @@ func TestStartupLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+// operatorConfig trusts a new operator whose system account is preloaded
+// in a memory resolver.
+func operatorConfig(t *testing.T) string {
+	t.Helper()
+	op, err := nkeys.CreateOperator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opPub, _ := op.PublicKey()
+	sys, err := nkeys.CreateAccount()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sysPub, _ := sys.PublicKey()
+	ac := jwt.NewAccountClaims(sysPub)
+	ac.Name = "SYS"
+	acJWT, err := ac.Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc := jwt.NewOperatorClaims(opPub)
+	oc.Name = "OP"
+	oc.SystemAccount = sysPub
+	opJWT, err := oc.Encode(op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("listen: 127.0.0.1:-1\noperator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: { %s: %q }\n",
+		opJWT, sysPub, sysPub, acJWT)
 }
