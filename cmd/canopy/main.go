@@ -159,11 +159,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 // logStartup writes the banner and what the configuration calls for, in
 // nats-server's order: the banner, the plaintext password warning, the
-// configuration file with its digest, then the warnings about the
-// configuration. nats-server prints the configuration file's warnings on
-// stderr before its log starts (so a log file or syslog never sees them);
-// Canopy logs them, in the place where nats-server logs the warnings it
-// finds in the options at start.
+// configuration file with its digest, the trusted operators, the warnings
+// nats-server finds in the options, then the warnings about the
+// configuration file. nats-server prints the file's warnings on stderr
+// before its log starts (so a log file or syslog never sees them); Canopy
+// logs them after its own option warnings, before the listeners start.
 func logStartup(log *logger.Logger, srv *loop.Server, opts *conf.Options, warnings []error) {
 	log.Noticef("Starting canopy")
 	log.Noticef("  Version:  %s (NATS protocol of nats-server %s)", loop.Version, loop.CompatVersion)
@@ -184,10 +184,17 @@ func logStartup(log *logger.Logger, srv *loop.Server, opts *conf.Options, warnin
 		log.Noticef("Using configuration file: %s %s", opts.ConfigFile, digest)
 	}
 	logOperators(log, opts.TrustedOperators)
+	if opts.MaxPayload > maxPayloadAdvised {
+		log.Warnf("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance")
+	}
 	for _, w := range warnings {
 		log.Warnf("%s", w)
 	}
 }
+
+// maxPayloadAdvised is the largest max_payload nats-server starts without
+// a warning.
+const maxPayloadAdvised = 8 << 20
 
 // logOperators lists the trusted operators as nats-server does at start.
 // The JWTs were decoded and checked when the configuration was loaded.

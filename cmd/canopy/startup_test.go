@@ -53,8 +53,8 @@ func startupLines(log []string, file string) (lines, own []string) {
 // ready", line by line, with ids, ports, paths and versions masked (the
 // configuration's digest is not: the same file has the same digest). The
 // plaintext password warning comes where nats-server writes it, and
-// Canopy's configuration warnings right after the configuration file line,
-// where nats-server logs the warnings it finds in its options.
+// Canopy's configuration warnings after the configuration file line and
+// the warnings nats-server finds in its options, before the listeners.
 func TestStartupLines(t *testing.T) {
 	const bcrypt = "$2a$04$ggSJDgS0IQz06bH4fm8Uu.gRfJHXAQyU0HZYd7KYAY1vhxvZcSqC2"
 	cases := []struct {
@@ -69,6 +69,8 @@ func TestStartupLines(t *testing.T) {
 		{"bcrypt", "listen: 127.0.0.1:-1\nauthorization { user: a, password: " + fmt.Sprintf("%q", bcrypt) + " }\n", false, nil},
 		{"token", "listen: 127.0.0.1:-1\nauthorization { token: t }\n", false, nil},
 		{"operator", operatorConfig(t), false, nil},
+		{"large payloads", "listen: 127.0.0.1:-1\nmax_payload: 16MB\nconnect_error_reports: 5\n",
+			false, []string{`"connect_error_reports" is not supported by Canopy, ignored`}},
 		{"listeners", "listen: 127.0.0.1:-1\nhttp: 127.0.0.1:-1\nleafnodes { listen: 127.0.0.1:-1 }\nwebsocket { listen: 127.0.0.1:-1, no_tls: true }\n", false, nil},
 	}
 	for _, tc := range cases {
@@ -93,16 +95,21 @@ func TestStartupLines(t *testing.T) {
 			if !strings.Contains(strings.Join(got, "\n"), "[INF] Using configuration file: <file> (sha256:") {
 				t.Errorf("no configuration file line with its digest:\n\t%s", strings.Join(got, "\n\t"))
 			}
-			// Canopy's warnings follow the configuration file line.
-			for i, w := range tc.warnings {
-				at := -1
-				for j, l := range s.log {
-					if strings.Contains(l, w) {
-						at = j
-					}
+			// Canopy's warnings come last before the listeners start, after
+			// the configuration file line and nats-server's own warnings.
+			used, listening := -1, -1
+			for j, l := range s.log {
+				if used < 0 && strings.Contains(l, "Using configuration file: ") {
+					used = j
 				}
-				if at < 1+i || !strings.Contains(s.log[at-1-i], "Using configuration file: ") {
-					t.Errorf("warning %q not right after the configuration file line:\n\t%s", w, strings.Join(s.log, "\n\t"))
+				if listening < 0 && (strings.Contains(l, "Listening for ") || strings.Contains(l, "Starting http monitor")) {
+					listening = j
+				}
+			}
+			for i, w := range tc.warnings {
+				at := listening - len(tc.warnings) + i
+				if used < 0 || at <= used || !strings.Contains(s.log[at], w) {
+					t.Errorf("warning %q not last before the listeners:\n\t%s", w, strings.Join(s.log, "\n\t"))
 				}
 				if !strings.Contains(strings.Join(own, "\n"), w) {
 					t.Errorf("warning %q not among Canopy's own lines %q", w, own)
