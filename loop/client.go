@@ -768,6 +768,15 @@ func authLabel(cr *auth.ConnectCreds, id *auth.Identity) string {
 	return ""
 }
 
+// accountLabel names an account in the log as nats-server does: by its
+// name, followed by its JWT's name after a slash in operator mode.
+func (s *Server) accountLabel(name string) string {
+	if tag := s.nameTag(name); tag != name {
+		return name + "/" + tag
+	}
+	return name
+}
+
 // userLabel is authLabel after " - ", or "".
 func userLabel(cr *auth.ConnectCreds, id *auth.Identity) string {
 	if l := authLabel(cr, id); l != "" {
@@ -800,7 +809,7 @@ func (c *client) setLabel(o *connectOpts, id *auth.Identity) {
 		l += " - " + strconv.Quote(strings.Join(who, ":"))
 	}
 	if user != "" && c.acc != nil {
-		l += " - " + strconv.Quote(c.acc.name+"/"+user)
+		l += " - " + strconv.Quote(c.srv.accountLabel(c.acc.name)+"/"+user)
 	}
 	if l != "" {
 		c.label.Store(&l)

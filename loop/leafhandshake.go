@@ -216,7 +216,7 @@ func (c *client) leafAuthenticated(lc *leaf.Connect, creds *auth.ConnectCreds, i
 		// A client on the leafnode port, told once its credentials have
 		// passed, as nats-server tells it: with the account and the user,
 		// then again, plainly, after the connection's end.
-		s.log.Errorf("%s - %s - Account:%s%s", c, errLeafClient, id.Account, userLabel(creds, id))
+		s.log.Errorf("%s - %s - Account:%s%s", c, errLeafClient, s.accountLabel(id.Account), userLabel(creds, id))
 		c.leaf.afterClose = errLeafClient
 		return c.closeWith(reasonWrongPort, errLeafClient)
 	}

@@ -198,3 +198,35 @@ func TestTraceLines(t *testing.T) {
 		})
 	}
 }
+
+// TestTraceLabelJWT: in operator mode a client's name in the log carries
+// its account with the account JWT's name, and its user public key, as
+// nats-server writes them.
+func TestTraceLabelJWT(t *testing.T) {
+	tr := newTrust(t)
+	accKP, accPub := tr.account(t, "TEAM", nil)
+	u := newUser(t, accKP, accPub, nil)
+	config := "trace: true\n" + tr.config(t)
+	lineOf := func(t *testing.T, url string, sink *natstest.LogSink) string {
+		nc := connect(t, url, u.creds(t))
+		if _, err := nc.SubscribeSync("foo"); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, nc)
+		l := sink.Wait(t, "<<- [SUB foo  1]", wait)
+		for _, m := range traceMasks {
+			l = m.re.ReplaceAllString(l, m.with)
+		}
+		return l
+	}
+	canopySink, natsSink := natstest.NewLogSink("canopy", false), natstest.NewLogSink("nats", false)
+	got := lineOf(t, natstest.StartCanopyLogger(t, config, canopySink).ClientURL(), canopySink)
+	want := lineOf(t, natstest.StartNATSLogger(t, config, natsSink).ClientURL(), natsSink)
+	label := fmt.Sprintf(`"%s/TEAM/jwt:%s"`, accPub, u.pub)
+	if !strings.Contains(want, label) {
+		t.Errorf("nats-server's line %q lacks %s", want, label)
+	}
+	if got != want {
+		t.Errorf("canopy:      %q\nnats-server: %q", got, want)
+	}
+}
