@@ -50,12 +50,12 @@ func redactSecrets(line []byte) []byte {
 func (c *client) traceIn(op *parser.Op) {
 	name := opNames[op.Kind]
 	switch {
-	case op.Line == nil:
+	case op.Arg == nil:
 		c.srv.log.Tracef("%s - <<- [%s]", c, name)
 	case op.Kind == parser.Connect:
-		c.srv.log.Tracef("%s - <<- [%s %s]", c, name, redactSecrets(op.Line))
+		c.srv.log.Tracef("%s - <<- [%s %s]", c, name, redactSecrets(op.Arg))
 	default:
-		c.srv.log.Tracef("%s - <<- [%s %s]", c, name, op.Line)
+		c.srv.log.Tracef("%s - <<- [%s %s]", c, name, op.Arg)
 	}
 	switch op.Kind {
 	case parser.Pub, parser.HPub, parser.LMsg, parser.HMsg:

@@ -82,10 +82,9 @@ func appendFields(dst [][]byte, line []byte) [][]byte {
 // across reads must not fail on a limit changed in between.
 func parseLine(f *frame, kind Kind, line []byte) (size int, err error) {
 	op := &f.op
-	*op = Op{Kind: kind, Line: line}
+	*op = Op{Kind: kind, Arg: line}
 	switch kind {
 	case Connect, Info, Err:
-		op.Arg = line
 	case Pub:
 		var a [3][]byte
 		switch split(line, a[:]) {

@@ -197,9 +197,6 @@ func sameOps(a, b result) bool {
 		if x.Msg != nil && len(x.Msg) == 0 && y.Msg != nil {
 			x.Msg = y.Msg
 		}
-		if x.Line != nil && len(x.Line) == 0 && y.Line != nil {
-			x.Line = y.Line
-		}
 		if !reflect.DeepEqual(x, y) {
 			return false
 		}
@@ -344,7 +341,7 @@ func reference(cfg config, data []byte) result {
 			return r
 		}
 		f := fields(line)
-		op := Op{Kind: kind, Line: []byte(line)}
+		op := Op{Kind: kind, Arg: []byte(line)}
 		total, hdr := -1, 0
 		bad := false
 		switch kind {

@@ -578,7 +578,7 @@ func TestStopAndRest(t *testing.T) {
 	}
 }
 
-// TestLine: each op carries its argument text as it arrived, runs of
+// TestLine: each op carries its argument text as it arrived in Arg, runs of
 // spaces and a trailing space kept, for the protocol trace, however the
 // input is split.
 func TestLine(t *testing.T) {
@@ -597,8 +597,8 @@ func TestLine(t *testing.T) {
 			t.Fatalf("%q: %s", tc.in, describe(got))
 		}
 		for i, op := range got.ops {
-			if string(op.Line) != tc.want[i] {
-				t.Errorf("%q: op %d Line %q, want %q", tc.in, i, op.Line, tc.want[i])
+			if string(op.Arg) != tc.want[i] {
+				t.Errorf("%q: op %d Arg %q, want %q", tc.in, i, op.Arg, tc.want[i])
 			}
 		}
 	}
