@@ -129,9 +129,6 @@ type client struct {
 	rtt      int64              // the last round trip measured, nanos (see gotPong)
 
 	// Shared: read from other loops.
-	// label is what the log adds to the connection's name once CONNECT is
-	// accepted (client.String); nil before.
-	label  atomic.Pointer[string]
 	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
 	closed atomic.Bool
 	// pendingOut is the output gnet held for c after its last write;
@@ -151,6 +148,11 @@ type client struct {
 	// The loop counts in these plain fields and publishes them to the
 	// atomics above once per event (syncStats), not once per message.
 	nIn, nInBytes, nOut, nOutBytes int64
+
+	// label is what the log adds to the connection's name once CONNECT is
+	// accepted (client.String), nil before; read from any goroutine that
+	// logs about the connection. Last, away from the hot fields.
+	label atomic.Pointer[string]
 }
 
 // countIn counts a message c published (or brought over its link).
