@@ -42,7 +42,7 @@ func Parse(data []byte, path string) (*Options, []error, error) {
 // readFile parses the file and maps its keys, without normalizing or
 // validating, so that command-line flags can still be applied.
 func readFile(path string) (*loader, error) {
-	m, err := natsconf.ParseFileWithChecks(path)
+	m, digest, err := natsconf.ParseFileWithChecksDigest(path)
 	if err != nil {
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			return nil, fmt.Errorf("error opening config file: %w", err)
@@ -51,6 +51,7 @@ func readFile(path string) (*loader, error) {
 	}
 	l := read(path, m)
 	l.opts.ConfigFile = path
+	l.opts.ConfigDigest = digest
 	return l, nil
 }
 

@@ -128,7 +128,9 @@ func TestFullConfig(t *testing.T) {
 	}
 	bPerms := &Permissions{Subscribe: &SubjectPermission{Allow: []string{"b.>"}}}
 	want := &Options{
-		ConfigFile:      "testdata/full.conf",
+		ConfigFile: "testdata/full.conf",
+		// The sha256 of the parsed values' JSON, as nats-server digests.
+		ConfigDigest:    "sha256:3c5b794e7d55e2a9ad4cad88c9562576f884ebfd24f5ea4c5d61e2d23ff58ae5",
 		ServerName:      "canopy-1",
 		Host:            "127.0.0.1",
 		Port:            4333,

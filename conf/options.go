@@ -53,6 +53,9 @@ const (
 type Options struct {
 	// ConfigFile is the file the options were read from, if any.
 	ConfigFile string
+	// ConfigDigest is nats-server's digest of that file ("sha256:<hex>" of
+	// its parsed values), which the start-up log and /varz show.
+	ConfigDigest string
 
 	ServerName string
 	Host       string // client listener host; "" means DefaultHost

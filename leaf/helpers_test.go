@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,107 +179,23 @@ func (n *natsServer) Links() []link {
 	return out
 }
 
-// logSink keeps a server's log lines so a test can wait for one. It is both
-// a loop.Logger and a nats-server Logger.
-type logSink struct {
-	prefix string
-	echo   bool
-
-	mu      sync.Mutex
-	lines   []string
-	changed chan struct{} // closed and replaced at every new line
-}
+// logSink is natstest's LogSink under the names the leaf tests use.
+type logSink struct{ *natstest.LogSink }
 
 func newLogSink(prefix string, echo bool) *logSink {
-	return &logSink{prefix: prefix, echo: echo, changed: make(chan struct{})}
+	return &logSink{natstest.NewLogSink(prefix, echo)}
 }
 
-func (l *logSink) add(level, format string, v ...any) {
-	line := level + " " + fmt.Sprintf(format, v...)
-	if l.echo {
-		fmt.Fprintf(os.Stderr, "%s %s %s\n", time.Now().Format("15:04:05.000"), l.prefix, line)
-	}
-	l.mu.Lock()
-	l.lines = append(l.lines, line)
-	close(l.changed)
-	l.changed = make(chan struct{})
-	l.mu.Unlock()
-}
+func (l *logSink) count(s string) int { return l.Count(s) }
 
-func (l *logSink) Noticef(format string, v ...any) { l.add("[INF]", format, v...) }
-func (l *logSink) Warnf(format string, v ...any)   { l.add("[WRN]", format, v...) }
-func (l *logSink) Errorf(format string, v ...any)  { l.add("[ERR]", format, v...) }
-func (l *logSink) Fatalf(format string, v ...any)  { l.add("[FTL]", format, v...) }
-func (l *logSink) Debugf(format string, v ...any)  { l.add("[DBG]", format, v...) }
-func (l *logSink) Tracef(format string, v ...any)  { l.add("[TRC]", format, v...) }
-
-// count is the number of lines containing s.
-func (l *logSink) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			n++
-		}
-	}
-	return n
-}
-
-// wait blocks until a line containing s has been logged, and fails the test
-// after timeout.
 func (l *logSink) wait(t testing.TB, s string, timeout time.Duration) string {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	seen := 0
-	for {
-		l.mu.Lock()
-		for _, line := range l.lines[seen:] {
-			if strings.Contains(line, s) {
-				l.mu.Unlock()
-				return line
-			}
-		}
-		seen = len(l.lines)
-		ch := l.changed
-		l.mu.Unlock()
-		select {
-		case <-ch:
-		case <-deadline.C:
-			l.mu.Lock()
-			t.Logf("%s log:\n%s", l.prefix, strings.Join(l.lines, "\n"))
-			l.mu.Unlock()
-			t.Fatalf("%s log: no line with %q after %v", l.prefix, s, timeout)
-		}
-	}
+	return l.Wait(t, s, timeout)
 }
 
-// waitCount blocks until at least n lines containing s have been logged,
-// and fails the test after timeout.
 func (l *logSink) waitCount(t testing.TB, s string, n int, timeout time.Duration) {
 	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		l.mu.Lock()
-		got := 0
-		for _, line := range l.lines {
-			if strings.Contains(line, s) {
-				got++
-			}
-		}
-		ch := l.changed
-		l.mu.Unlock()
-		if got >= n {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("%s log: %d lines with %q after %v, want %d", l.prefix, got, s, timeout, n)
-		}
-	}
+	l.WaitCount(t, s, n, timeout)
 }
 
 var (

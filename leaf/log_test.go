@@ -4,10 +4,11 @@ import (
 	"fmt"
 	"net"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // connLine is one log line about a connection, split into nats-server's
@@ -29,10 +30,7 @@ const jsOnlyLine = "JetStream "
 func connLines(t *testing.T, s server) (ids []string, byID map[string][]connLine) {
 	t.Helper()
 	byID = map[string][]connLine{}
-	s.Log().mu.Lock()
-	lines := slices.Clone(s.Log().lines)
-	s.Log().mu.Unlock()
-	for _, l := range lines {
+	for _, l := range s.Log().Lines() {
 		m := connLineRE.FindStringSubmatch(l)
 		if m == nil {
 			continue
@@ -52,10 +50,26 @@ func connLines(t *testing.T, s server) (ids []string, byID map[string][]connLine
 }
 
 // logRun is one run of the log scenario: the lines of the hub about the
-// good link, the first refused one and one that timed out, of the good
-// leaf and of the refused leaf's first attempt.
+// good link, the first refused one, one that timed out, a client refused
+// for its password and a client on the leafnode port; of the good leaf,
+// of the refused leaf's first attempt, of a leaf sent to a client port and
+// of one whose hub never finished the handshake.
 type logRun struct {
-	hubGood, hubBad, hubSilent, leafGood, leafBad []connLine
+	hubGood, hubBad, hubSilent, hubClientAuth, hubClientOnLeafPort []connLine
+	leafGood, leafBad, leafWrongPort, leafNoConnectInfo            []connLine
+}
+
+// firstWith is the lines of the first connection that logged a line
+// containing text.
+func firstWith(ids []string, byID map[string][]connLine, text string) []connLine {
+	for _, id := range ids {
+		for _, l := range byID[id] {
+			if strings.Contains(l.text, text) {
+				return byID[id]
+			}
+		}
+	}
+	return nil
 }
 
 // runLogScenario connects a leaf, refuses one with a wrong password, times
@@ -63,6 +77,7 @@ type logRun struct {
 // leaf, with hub and leaves of the kinds given.
 func runLogScenario(t *testing.T, hubKind, leafKind kind) logRun {
 	hub := start(t, hubKind, `server_name: hub
+authorization { user: cu, password: cp }
 leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp, timeout: 1 } }
 `)
 	good := start(t, leafKind, leafConfig("leaf", false, fmt.Sprintf("url: %q", leafURL(hub, "lu:lp"))))
@@ -89,6 +104,30 @@ leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp, time
 	defer silent.Close()
 	hub.Log().wait(t, "Leafnode connection closed: Authentication Timeout", 5*time.Second)
 
+	// A client with the wrong password, and one on the leafnode port.
+	if nc, err := nats.Connect(clientURL(hub, "cu:wrong"), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("a client with a wrong password got in")
+	}
+	hub.Log().wait(t, "authentication error", 5*time.Second)
+	if nc, err := nats.Connect(fmt.Sprintf("nats://lu:lp@127.0.0.1:%d", hub.LeafPort()), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("a client got in on the leafnode port")
+	}
+	hub.Log().wait(t, "attempted to connect to leaf node port", 5*time.Second)
+
+	// A leaf sent to the hub's client port, and one whose hub never sends
+	// the connect info.
+	wrong := start(t, leafKind, leafConfig("wrong", false, fmt.Sprintf("url: %q",
+		strings.Replace(clientURL(hub, "lu:lp"), "nats://", "nats-leaf://", 1))))
+	wrong.Log().wait(t, "Leafnode connection closed", 5*time.Second)
+	wrong.Stop()
+	fake := newFakeHub(t)
+	stuck := start(t, leafKind, leafConfig("stuck", false, fmt.Sprintf("url: %q", fake.url())))
+	fake.greet(t)
+	stuck.Log().wait(t, "Leafnode connection closed", 5*time.Second)
+	stuck.Stop()
+
 	var run logRun
 	ids, byID := connLines(t, hub)
 	if len(ids) < 2 {
@@ -103,6 +142,8 @@ leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp, time
 	if run.hubSilent == nil {
 		t.Fatal("hub logged no connection closed for its authentication timeout")
 	}
+	run.hubClientAuth = firstWith(ids, byID, `authentication error - User "cu"`)
+	run.hubClientOnLeafPort = firstWith(ids, byID, "attempted to connect to leaf node port")
 	ids, byID = connLines(t, good)
 	if len(ids) != 1 {
 		t.Fatalf("leaf logged about %d connections, want 1", len(ids))
@@ -113,12 +154,23 @@ leafnodes { listen: "127.0.0.1:-1", authorization { user: lu, password: lp, time
 		t.Fatal("refused leaf logged about no connection")
 	}
 	run.leafBad = byID[ids[0]]
+	ids, byID = connLines(t, wrong)
+	if len(ids) < 1 {
+		t.Fatal("leaf sent to a client port logged about no connection")
+	}
+	run.leafWrongPort = byID[ids[0]]
+	ids, byID = connLines(t, stuck)
+	if len(ids) < 1 {
+		t.Fatal("leaf of the stuck hub logged about no connection")
+	}
+	run.leafNoConnectInfo = byID[ids[0]]
 	return run
 }
 
 // TestLeafLogLines compares, field by field, the lines both sides of a
 // link log when it is made, when a leaf is refused or times out and when
-// it goes, with
+// it goes, when a client is refused or comes to the leafnode port, when a
+// leaf goes to a client port or its hub never sends the connect info, with
 // nats-server's: Canopy as the hub, as the leaf and as both against
 // nats-server as both. Only ids and ports may differ.
 func TestLeafLogLines(t *testing.T) {
@@ -132,10 +184,14 @@ func TestLeafLogLines(t *testing.T) {
 				compareLines(t, "hub, good link", got.hubGood, want.hubGood)
 				compareLines(t, "hub, refused link", got.hubBad, want.hubBad)
 				compareLines(t, "hub, silent link", got.hubSilent, want.hubSilent)
+				compareLines(t, "hub, client with a wrong password", got.hubClientAuth, want.hubClientAuth)
+				compareLines(t, "hub, client on the leafnode port", got.hubClientOnLeafPort, want.hubClientOnLeafPort)
 			}
 			if p.leaf == canopyKind {
 				compareLines(t, "leaf, good link", got.leafGood, want.leafGood)
 				compareLines(t, "leaf, refused link", got.leafBad, want.leafBad)
+				compareLines(t, "leaf, sent to a client port", got.leafWrongPort, want.leafWrongPort)
+				compareLines(t, "leaf, no connect info", got.leafNoConnectInfo, want.leafNoConnectInfo)
 			}
 		})
 	}

@@ -104,6 +104,16 @@ func (h *fakeHub) url() string { return "nats-leaf://" + h.ln.Addr().String() }
 // handshake; it returns the connection and the CONNECT.
 func (h *fakeHub) accept(t *testing.T) (*rawLeaf, map[string]any) {
 	t.Helper()
+	r, connect, info := h.greet(t)
+	r.send("INFO " + strings.TrimSuffix(info, "}") + `,"connect_info":true,"remote_account":"$G"}` + "\r\n")
+	return r, connect
+}
+
+// greet takes the leaf's connection, sends the hub's INFO and reads the
+// CONNECT, short of the INFO with the connect info that would complete the
+// handshake; it returns the connection, the CONNECT and the INFO sent.
+func (h *fakeHub) greet(t *testing.T) (*rawLeaf, map[string]any, string) {
+	t.Helper()
 	if tl, ok := h.ln.(*net.TCPListener); ok {
 		_ = tl.SetDeadline(time.Now().Add(5 * time.Second))
 	}
@@ -121,8 +131,7 @@ func (h *fakeHub) accept(t *testing.T) (*rawLeaf, map[string]any) {
 	if err := json.Unmarshal([]byte(strings.TrimPrefix(l, "CONNECT ")), &connect); err != nil {
 		t.Fatal(err)
 	}
-	r.send("INFO " + strings.TrimSuffix(info, "}") + `,"connect_info":true,"remote_account":"$G"}` + "\r\n")
-	return r, connect
+	return r, connect, info
 }
 
 // TestLeafAnswersPings is scenario 17 from the leaf's side: a leaf answers

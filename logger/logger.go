@@ -29,7 +29,7 @@ type Options struct {
 	Time    bool   // prefix each line with the date and time
 	Debug   bool   // include [DBG] lines
 	Trace   bool   // include [TRC] lines
-	Verbose bool   // trace the full payload of protocol lines (-VV)
+	Verbose bool   // -VV, which nats-server uses to trace its system account's internal clients too; Canopy traces none of those, so it is -V here
 	Pid     bool   // prefix each line with [pid] (default in the binary)
 }
 

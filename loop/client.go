@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -49,6 +50,7 @@ const (
 	reasonAuthExpired    closeReason = "Authentication Expired"
 	reasonMaxSubs        closeReason = "Maximum Subscriptions Exceeded"
 	reasonRevocation     closeReason = "Credentials Revoked"
+	reasonWrongPort      closeReason = "Incorrect Port"
 )
 
 // The -ERR texts of nats-server v2.15.2 (PROTOCOL.md 2.8).
@@ -147,6 +149,11 @@ type client struct {
 	// The loop counts in these plain fields and publishes them to the
 	// atomics above once per event (syncStats), not once per message.
 	nIn, nInBytes, nOut, nOutBytes int64
+
+	// label is what the log adds to the connection's name once CONNECT is
+	// accepted (client.String), nil before; read from any goroutine that
+	// logs about the connection. Last, away from the hot fields.
+	label atomic.Pointer[string]
 }
 
 // countIn counts a message c published (or brought over its link).
@@ -335,7 +342,7 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	}
 	hdr := c.headers.Load()
 	if err != nil {
-		c.srv.log.Errorf("%s - Authorization Error - %v", c, err)
+		c.logAuthError(&auth.ConnectCreds{User: o.User, Token: o.Token, Nkey: o.Nkey, JWT: o.JWT}, err)
 		// The closed record and the system account's events name the
 		// client and the user it tried, as nats-server's do.
 		if o.Name != "" || o.Lang != "" || o.Version != "" || o.User != "" {
@@ -360,6 +367,7 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	}
 	if !c.connected {
 		c.connected = true
+		c.setLabel(o, id)
 		c.srv.connectEvent(c)
 	}
 	c.authDeadline = 0
@@ -503,7 +511,7 @@ func (c *client) sendOK() {
 // sendErr queues "-ERR 'text'"; the connection stays open.
 func (c *client) sendErr(text string) {
 	if c.srv.tracing.Load() {
-		c.traceOut([]byte("-ERR '" + text + "'"))
+		c.traceOut([]byte("-ERR " + text))
 	}
 	c.out = append(c.out, "-ERR '"...)
 	c.out = append(c.out, text...)
@@ -621,6 +629,7 @@ func (c *client) removeSub(sub *subscription) {
 	if c.subs[sub.sid] != sub {
 		return
 	}
+	c.traceDelSub(sub)
 	delete(c.subs, sub.sid)
 	c.acc.removeSub(c.w, sub)
 }
@@ -723,7 +732,92 @@ func (c *client) String() string {
 			id = " - lid_ws:"
 		}
 	}
-	return host + id + strconv.FormatUint(c.cid, 10)
+	s := host + id + strconv.FormatUint(c.cid, 10)
+	if l := c.label.Load(); l != nil {
+		s += *l
+	}
+	return s
+}
+
+// logAuthError logs a refused login as nats-server does: the line names
+// the credentials tried (cr, nil for none), never why they failed, which
+// is a debug line.
+func (c *client) logAuthError(cr *auth.ConnectCreds, err error) {
+	who := ""
+	if cr != nil {
+		who = cr.LogName()
+	}
+	if who != "" {
+		c.srv.log.Errorf("%s - authentication error - %s", c, who)
+	} else {
+		c.srv.log.Errorf("%s - authentication error", c)
+	}
+	c.srv.log.Debugf("%s - Authentication failed: %v", c, err)
+}
+
+// authLabel is how nats-server's log names a login: "nkey:<key>",
+// "user:<name>", "jwt:<user public key>" or "token", after what the
+// connection presented; "" for none.
+func authLabel(cr *auth.ConnectCreds, id *auth.Identity) string {
+	switch {
+	case cr.Nkey != "":
+		return "nkey:" + cr.Nkey
+	case cr.User != "":
+		return "user:" + cr.User
+	case cr.JWT != "":
+		return "jwt:" + id.PubKey
+	case cr.Token != "":
+		return "token"
+	}
+	return ""
+}
+
+// accountLabel names an account in the log as nats-server does: by its
+// name, followed by its JWT's name after a slash in operator mode.
+func (s *Server) accountLabel(name string) string {
+	if tag := s.nameTag(name); tag != name {
+		return name + "/" + tag
+	}
+	return name
+}
+
+// userLabel is authLabel after " - ", or "".
+func userLabel(cr *auth.ConnectCreds, id *auth.Identity) string {
+	if l := authLabel(cr, id); l != "" {
+		return " - " + l
+	}
+	return ""
+}
+
+// setLabel names a client in the log, from its first accepted CONNECT on,
+// as nats-server does: its version, language and name joined by colons
+// ("v1.37.0:go"), then the account and how it authenticated
+// ("$G/user:bob"), each quoted after " - ". Leaf links keep their plain
+// name.
+func (c *client) setLabel(o *connectOpts, id *auth.Identity) {
+	if c.kind != kindClient {
+		return
+	}
+	var who []string
+	if o.Version != "" {
+		who = append(who, "v"+o.Version)
+	}
+	for _, s := range []string{o.Lang, o.Name} {
+		if s != "" {
+			who = append(who, s)
+		}
+	}
+	user := authLabel(&auth.ConnectCreds{User: o.User, Token: o.Token, Nkey: o.Nkey, JWT: o.JWT}, id)
+	var l string
+	if len(who) > 0 {
+		l += " - " + strconv.Quote(strings.Join(who, ":"))
+	}
+	if user != "" && c.acc != nil {
+		l += " - " + strconv.Quote(c.srv.accountLabel(c.acc.name)+"/"+user)
+	}
+	if l != "" {
+		c.label.Store(&l)
+	}
 }
 
 // checkTimers runs on the loop from the tick task.
@@ -818,6 +912,9 @@ func (c *client) checkTimers(now int64) {
 		}
 		c.pingsOut++
 		c.rttStart = now
+		if c.srv.tracing.Load() {
+			c.traceOut([]byte("PING"))
+		}
 		c.out = append(c.out, "PING\r\n"...)
 		c.w.markDirty(c)
 	}

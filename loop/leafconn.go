@@ -60,6 +60,10 @@ type leafLink struct {
 
 	hubInfo *leaf.Info // spoke: the hub's first INFO
 
+	// afterClose is an error line logged after the link's end (a client
+	// that came to the leafnode port); loop-owned.
+	afterClose string
+
 	// compressionDone is set once compression was negotiated (or not);
 	// compression is the outcome, read by /leafz (leafcompress.go).
 	compressionDone bool
@@ -239,6 +243,9 @@ func (c *client) closeLeaf() {
 		c.srv.log.Noticef("%s - Leafnode connection closed: %s - Remote: %s", c, c.reason, l.name)
 	} else {
 		c.srv.log.Noticef("%s - Leafnode connection closed: %s", c, c.reason)
+	}
+	if l.afterClose != "" {
+		c.srv.log.Errorf("%s - %s", c, l.afterClose)
 	}
 	if r := l.remote; r != nil {
 		r.Closed()

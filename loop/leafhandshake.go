@@ -5,6 +5,7 @@
 package loop
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,9 +167,6 @@ func (c *client) leafConnect(arg []byte) error {
 	if err := json.Unmarshal(arg, &lc); err != nil {
 		return c.closeWith(reasonParse, "")
 	}
-	if lc.Lang != "" {
-		return c.closeWith(reasonProtocol, errLeafClient)
-	}
 	if lc.Gateway != "" {
 		return c.closeWith(reasonProtocol, fmt.Sprintf(errLeafGatewayFmt, lc.Gateway))
 	}
@@ -214,6 +212,14 @@ func (c *client) leafAuthenticated(lc *leaf.Connect, creds *auth.ConnectCreds, i
 		}
 		s.log.Debugf("%s - Leafnode authentication failed: %v", c, err)
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
+	}
+	if lc.Lang != "" {
+		// A client on the leafnode port, told once its credentials have
+		// passed, as nats-server tells it: with the account and the user,
+		// then again, plainly, after the connection's end.
+		s.log.Errorf("%s - %s - Account:%s%s", c, errLeafClient, s.accountLabel(id.Account), userLabel(creds, id))
+		c.leaf.afterClose = errLeafClient
+		return c.closeWith(reasonWrongPort, errLeafClient)
 	}
 	acc := s.lookupAccount(id.Account)
 	if acc == nil {
@@ -339,10 +345,10 @@ func (c *client) leafHubInfo(inf *leaf.Info) error {
 	r := l.remote
 	if err := leaf.CheckHubInfo(inf); err != nil {
 		if errors.Is(err, leaf.ErrWrongPort) {
-			s.log.Errorf("%s - Leafnode attempted to connect to wrong port %q", c, r.URL().Host)
-		} else {
-			s.log.Errorf("%s - %v", c, err)
+			s.log.Errorf("%s - attempted to connect to wrong port", c)
+			return c.closeWith(reasonWrongPort, "")
 		}
+		s.log.Errorf("%s - %v", c, err)
 		return c.closeWith(reasonProtocol, "")
 	}
 	if !c.hasTLS() && c.ws == nil && (inf.TLSRequired || r.Config().TLS != nil) {
@@ -488,6 +494,7 @@ func (c *client) leafEstablish() {
 	first := min(int64(leafFirstPing), int64(s.opts.PingInterval))
 	c.nextPing = c.w.now + first + rand.Int64N(first/5+1)
 	acc.mu.Lock()
+	start := len(c.out)
 	c.out = leaf.AppendSub(c.out, acc.lds, "", 0)
 	acc.sl.Range(func(_, _ string, sub *subscription) bool {
 		if c.wantsInterest(sub, 1) {
@@ -495,6 +502,13 @@ func (c *client) leafEstablish() {
 		}
 		return true
 	})
+	if s.tracing.Load() {
+		for lines := c.out[start:]; len(lines) > 0; {
+			var line []byte
+			line, lines, _ = bytes.Cut(lines, []byte("\r\n"))
+			c.traceOut(line)
+		}
+	}
 	// Looking for a duplicate and joining the account under one lock
 	// keeps two links of the same leaf, registering at once on two
 	// loops, from missing each other.
@@ -535,7 +549,9 @@ func (c *client) leafTimeout() {
 		c.srv.log.Errorf("%s - Leafnode did not receive INFO from %q in time", c, l.remote.URL().Host)
 		c.closeWith(reasonProtocol, "")
 	default:
-		c.srv.log.Errorf("%s - Leafnode did not receive connect info from %q in time", c, l.remote.URL().Host)
+		// The hub took the CONNECT and never sent its connect info:
+		// nats-server gives up after the same 2 s, with a debug line.
+		c.srv.log.Debugf("%s - %s", c, errLeafStale)
 		c.closeWith(reasonStale, errLeafStale)
 	}
 }

@@ -63,6 +63,9 @@ func (a *account) propagate(w *worker, sub *subscription, delta int32) {
 		}
 		b := ln.leaf.smap.Update(w.proto[:0], sub.subject, sub.queue, delta)
 		if len(b) > 0 {
+			if w.srv.tracing.Load() {
+				ln.traceOut(b)
+			}
 			w.sendProto(ln, b)
 		}
 		w.proto = b[:0]

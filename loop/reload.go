@@ -170,7 +170,7 @@ func (s *Server) checkReloadable(cur, next *conf.Options) ([]string, error) {
 	}
 	if err := diffStruct(reflect.ValueOf(cur).Elem(), reflect.ValueOf(next).Elem(), "", func(name string) (string, bool) {
 		switch name {
-		case "ConfigFile", "Loops":
+		case "ConfigFile", "ConfigDigest", "Loops":
 			return "", true
 		}
 		k, ok := reloadKeys[name]
@@ -574,7 +574,7 @@ func (w *worker) applyReload(d reloadDecision) {
 	s := c.srv
 	switch d.action {
 	case closeUnauthorized:
-		s.log.Errorf("%s - Authorization Error - %v", c, d.err)
+		c.logAuthError(c.creds, d.err)
 		c.closeWith(reasonAuthFailure, errAuthViolation)
 	case closeRevoked:
 		s.log.Debugf("%s - %v", c, d.err)

@@ -258,19 +258,21 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("loop: listen: %w", err)
 	}
-	s.log.Noticef("Listening for client connections on %s", s.ClientAddr())
-	if s.leafAddr != "" {
-		s.log.Noticef("Listening for leafnode connections on %s", s.LeafAddr())
-	}
+	// In nats-server's order: websocket, leafnode, then client listener.
 	if s.wsAddr != "" {
 		scheme := "ws"
 		if s.tls.ws.Load() != nil {
 			scheme = "wss"
-		} else {
-			s.log.Warnf("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!")
 		}
 		s.log.Noticef("Listening for websocket clients on %s://%s", scheme, s.WebsocketAddr())
+		if scheme == "ws" {
+			s.log.Warnf("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!")
+		}
 	}
+	if s.leafAddr != "" {
+		s.log.Noticef("Listening for leafnode connections on %s", s.LeafAddr())
+	}
+	s.log.Noticef("Listening for client connections on %s", s.ClientAddr())
 	if err := s.startRemotes(); err != nil {
 		return err
 	}
@@ -373,6 +375,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.shutdownEvent()
+	s.log.Noticef("Initiating Shutdown...")
 	s.mu.Lock()
 	if s.stopRemotes != nil {
 		s.stopRemotes()

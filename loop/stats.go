@@ -463,6 +463,9 @@ func (c *client) rttProbe(now int64) {
 	}
 	c.pingsOut++
 	c.rttStart = now
+	if c.srv.tracing.Load() {
+		c.traceOut([]byte("PING"))
+	}
 	c.out = append(c.out, "PING\r\n"...)
 	c.w.markDirty(c)
 }

@@ -91,13 +91,13 @@ func parseLine(f *frame, kind Kind, line []byte) (size int, err error) {
 			f.dirty = false
 		}
 		op.Kind = Pub
+		op.Arg = line
 		return parsePub(op, line)
 	}
-	*op = Op{Kind: kind}
+	*op = Op{Kind: kind, Arg: line}
 	f.dirty = true
 	switch kind {
 	case Connect, Info, Err:
-		op.Arg = line
 	case HPub:
 		var a [4][]byte
 		var hdr int

@@ -341,7 +341,7 @@ func reference(cfg config, data []byte) result {
 			return r
 		}
 		f := fields(line)
-		op := Op{Kind: kind}
+		op := Op{Kind: kind, Arg: []byte(line)}
 		total, hdr := -1, 0
 		bad := false
 		switch kind {

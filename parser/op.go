@@ -53,8 +53,11 @@ type Op struct {
 	Queue   []byte // SUB, LS+, LS-; nil when absent
 	SID     []byte // SUB, UNSUB
 
-	// Arg is the rest of the control line: the JSON of CONNECT and INFO, the
-	// text of -ERR (quotes included, as sent).
+	// Arg is the control line's argument text as it arrived, after the op
+	// name and the whitespace after it, without the line end: the JSON of
+	// CONNECT and INFO, the text of -ERR (quotes included, as sent), and for
+	// the other ops what a protocol trace shows ("foo  1" for a SUB without
+	// a queue, as nats.go sends it). Nil for ops without arguments.
 	Arg []byte
 
 	// Msg is the message: header block then body, without the trailing CRLF.

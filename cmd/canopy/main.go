@@ -13,10 +13,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/nats-io/jwt/v2"
 
 	"github.com/canopy-nats/canopy/conf"
 	"github.com/canopy-nats/canopy/logger"
@@ -43,7 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case conf.ActionHelp:
 		return 0
 	case conf.ActionVersion:
-		fmt.Fprintf(stdout, "canopy: v%s (NATS protocol of nats-server v%s)\n", loop.Version, loop.CompatVersion)
+		fmt.Fprintln(stdout, versionLine())
 		return 0
 	case conf.ActionCheckConfig:
 		fmt.Fprintf(stderr, "canopy: configuration file %s is valid\n", opts.ConfigFile)
@@ -62,9 +65,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer log.Close()
-	for _, w := range cmd.Warnings {
-		log.Warnf("%s", w)
-	}
 	// Signals are caught from here on: one that came before the server
 	// could act on it would otherwise kill the process.
 	sigs := make(chan os.Signal, 4)
@@ -76,15 +76,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		log.Fatalf("%s", err)
 		return 1
 	}
-	log.Noticef("Starting canopy")
-	log.Noticef("  Version:  %s (NATS protocol of nats-server %s)", loop.Version, loop.CompatVersion)
-	log.Noticef("  Go:       %s", runtime.Version())
-	log.Noticef("  Name:     %s", srv.Name())
-	log.Noticef("  ID:       %s", srv.ID())
-	logFileLimit(log, opts)
-	if opts.ConfigFile != "" {
-		log.Noticef("Using configuration file: %s", opts.ConfigFile)
-	}
+	logStartup(log, srv, opts, cmd.Warnings)
 	// nats-server starts its monitor before its listeners, so the log
 	// reads in the same order.
 	// The monitor also builds the system account's answers, so it exists
@@ -163,6 +155,92 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+}
+
+// logStartup writes the banner and what the configuration calls for, in
+// nats-server's order: the banner, the plaintext password warning, the
+// configuration file with its digest, the trusted operators, the warnings
+// nats-server finds in the options, then the warnings about the
+// configuration file. nats-server prints the file's warnings on stderr
+// before its log starts (so a log file or syslog never sees them); Canopy
+// logs them after its own option warnings, before the listeners start.
+func logStartup(log *logger.Logger, srv *loop.Server, opts *conf.Options, warnings []error) {
+	log.Noticef("Starting canopy")
+	log.Noticef("  Version:  %s (NATS protocol of nats-server %s)", loop.Version, loop.CompatVersion)
+	log.Noticef("  Git:      [%s]", gitCommit())
+	log.Debugf("  Go build: %s", runtime.Version())
+	log.Noticef("  Name:     %s", srv.Name())
+	log.Noticef("  ID:       %s", srv.ID())
+	logFileLimit(log, opts)
+	if opts.PlaintextPasswords() {
+		log.Warnf("Plaintext passwords detected, use nkeys or bcrypt")
+	}
+	if opts.ConfigFile != "" {
+		// The space before an empty digest is nats-server's.
+		digest := ""
+		if opts.ConfigDigest != "" {
+			digest = "(" + opts.ConfigDigest + ")"
+		}
+		log.Noticef("Using configuration file: %s %s", opts.ConfigFile, digest)
+	}
+	logOperators(log, opts.TrustedOperators)
+	if opts.MaxPayload > maxPayloadAdvised {
+		log.Warnf("Maximum payloads over 8.00 MB are generally discouraged and could lead to poor performance")
+	}
+	for _, w := range warnings {
+		log.Warnf("%s", w)
+	}
+}
+
+// maxPayloadAdvised is the largest max_payload nats-server starts without
+// a warning.
+const maxPayloadAdvised = 8 << 20
+
+// logOperators lists the trusted operators as nats-server does at start.
+// The JWTs were decoded and checked when the configuration was loaded.
+func logOperators(log *logger.Logger, ops []string) {
+	if len(ops) > 0 {
+		log.Noticef("Trusted Operators")
+	}
+	for _, tok := range ops {
+		oc, err := jwt.DecodeOperatorClaims(tok)
+		if err != nil {
+			continue
+		}
+		log.Noticef("  System  : %q", oc.Audience)
+		log.Noticef("  Operator: %q", oc.Name)
+		log.Noticef("  Issued  : %v", time.Unix(oc.IssuedAt, 0))
+		if oc.Expires == 0 {
+			log.Noticef("  Expires : Never")
+		} else {
+			log.Noticef("  Expires : %v", time.Unix(oc.Expires, 0))
+		}
+	}
+}
+
+// gitCommit is the commit the binary was built from, as the Go toolchain
+// stamps it (the first 7 hex digits, as nats-server's release builds
+// show theirs), or "not set" as in nats-server without one.
+func gitCommit() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "not set"
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && s.Value != "" {
+			return s.Value[:min(7, len(s.Value))]
+		}
+	}
+	return "not set"
+}
+
+// versionLine is what -v prints. Client test suites run "nats-server -v"
+// and take the first "v<semver>" (or what follows "version ") as the
+// server's version, to skip the checks of features it lacks: the
+// compatible nats-server version comes first for them, Canopy's own after
+// it for people.
+func versionLine() string {
+	return fmt.Sprintf("nats-server: v%s (canopy v%s)", loop.CompatVersion, loop.Version)
 }
 
 // logOptions are the logger's settings from the server options.

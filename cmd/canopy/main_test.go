@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -56,13 +57,49 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// TestVersion: -v starts as nats-server's own "nats-server: v2.15.2", so
+// the ways client test suites read a server's version (the first
+// "v<semver>", the first semver, what follows the first " v" or
+// "version ") find the compatible version, and it still says it is Canopy
+// and which.
 func TestVersion(t *testing.T) {
-	want := fmt.Sprintf("canopy: v%s (NATS protocol of nats-server v%s)\n", loop.Version, loop.CompatVersion)
+	want := fmt.Sprintf("nats-server: v%s (canopy v%s)\n", loop.CompatVersion, loop.Version)
 	for _, arg := range []string{"-v", "--version", "version"} {
 		code, out, errOut := runMain(arg)
 		if code != 0 || out != want || errOut != "" {
 			t.Errorf("%s: exit %d, stdout %q, stderr %q", arg, code, out, errOut)
 		}
+	}
+	_, out, _ := runMain("-v")
+	semver := regexp.MustCompile(`\d+\.\d+\.\d+`)
+	readers := map[string]func(string) string{
+		`first v<semver>`: func(s string) string {
+			if m := regexp.MustCompile(`v(\d+\.\d+\.\d+)`).FindStringSubmatch(s); m != nil {
+				return m[1]
+			}
+			return ""
+		},
+		"first semver": func(s string) string { return semver.FindString(s) },
+		`after the first " v"`: func(s string) string {
+			if _, rest, ok := strings.Cut(s, " v"); ok {
+				return semver.FindString(rest)
+			}
+			return ""
+		},
+		`after "version ", else the first semver`: func(s string) string {
+			if _, rest, ok := strings.Cut(s, "version "); ok {
+				return semver.FindString(rest)
+			}
+			return semver.FindString(s)
+		},
+	}
+	for name, read := range readers {
+		if v := read(out); v != loop.CompatVersion {
+			t.Errorf("%s reads %q from %q, want %s", name, v, out, loop.CompatVersion)
+		}
+	}
+	if !strings.HasPrefix(out, "nats-server: v"+loop.CompatVersion) || !strings.Contains(out, "canopy v"+loop.Version) {
+		t.Errorf("-v printed %q", out)
 	}
 }
 
@@ -249,8 +286,9 @@ func TestServeSeedHub(t *testing.T) {
 	text := strings.Replace(string(b), "port: 7422", fmt.Sprintf("host: 127.0.0.1\nport: %d", leafPort), 1)
 	f := writeFile(t, t.TempDir(), "hub.conf", text)
 	s := startServer(t, "-c", f, "-a", "127.0.0.1", "-p", fmt.Sprint(port), "-n", "hub1")
-	s.waitFor(t, fmt.Sprintf("Listening for client connections on 127.0.0.1:%d", port))
+	// nats-server's order: the leafnode listener, then the client's.
 	s.waitFor(t, fmt.Sprintf("Listening for leafnode connections on 127.0.0.1:%d", leafPort))
+	s.waitFor(t, fmt.Sprintf("Listening for client connections on 127.0.0.1:%d", port))
 	s.waitFor(t, "Server is ready")
 
 	url := fmt.Sprintf("nats://s3cr3t@127.0.0.1:%d", port)

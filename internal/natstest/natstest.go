@@ -67,6 +67,26 @@ func StartCanopy(t testing.TB, text string) *Canopy {
 // StartCanopyOpts starts Canopy with options already built.
 func StartCanopyOpts(t testing.TB, opts *conf.Options, path string) *Canopy {
 	t.Helper()
+	return startCanopy(t, opts, path, nil)
+}
+
+// StartCanopyLogger is StartCanopy logging to log (a LogSink, say) from
+// the start, at every level; nil is as StartCanopy.
+func StartCanopyLogger(t testing.TB, text string, log loop.Logger) *Canopy {
+	t.Helper()
+	path := WriteConfig(t, "canopy.conf", text)
+	opts, _, err := conf.Load(path)
+	if err != nil {
+		t.Fatalf("canopy config: %v", err)
+	}
+	if !strings.Contains(text, "loops") {
+		opts.Loops = 2
+	}
+	return startCanopy(t, opts, path, log)
+}
+
+func startCanopy(t testing.TB, opts *conf.Options, path string, log loop.Logger) *Canopy {
+	t.Helper()
 	if opts.Host == "" || opts.Host == conf.DefaultHost {
 		opts.Host = "127.0.0.1"
 	}
@@ -76,8 +96,7 @@ func StartCanopyOpts(t testing.TB, opts *conf.Options, path string) *Canopy {
 	if opts.Loops == 0 {
 		opts.Loops = 2
 	}
-	var log loop.Logger
-	if os.Getenv("CANOPY_TEST_LOG") != "" {
+	if log == nil && os.Getenv("CANOPY_TEST_LOG") != "" {
 		log = logger.NewWriter(os.Stderr, logger.Options{Time: true, Debug: true, Trace: true})
 	}
 	s, err := loop.New(opts, log)
@@ -141,7 +160,9 @@ func StartNATSLogger(t testing.TB, text string, log server.Logger) *NATS {
 	}
 	switch {
 	case log != nil:
-		s.SetLogger(log, false, false)
+		// The configuration's debug and trace settings hold for the
+		// test's logger too.
+		s.SetLogger(log, opts.Debug, opts.Trace)
 	case os.Getenv("NATS_TEST_LOG") != "":
 		s.ConfigureLogger()
 	}
