@@ -85,6 +85,7 @@ type client struct {
 	// Owned by the loop.
 	out          []byte
 	dirty        bool
+	stalling     bool // listed in w.stalled
 	connected    bool // a CONNECT was accepted
 	verbose      bool
 	pedantic     bool

@@ -244,7 +244,7 @@ func (c *client) flushOut() {
 		return
 	}
 	if int64(pending) > c.w.stallAt {
-		c.waitDrain()
+		c.w.stall(c)
 	}
 }
 
@@ -269,7 +269,10 @@ func (c *client) refreshPending() {
 	pending := c.conn.OutboundBuffered()
 	c.setPending(pending)
 	if int64(pending) > c.w.stallAt {
-		c.waitDrain()
+		// An event of its own, with a budget of its own.
+		c.w.stall(c)
+		c.w.waitDrains()
+		c.w.stallUntil = 0
 	}
 }
 
@@ -298,34 +301,79 @@ func (c *client) idleOut(now int64) {
 	}
 }
 
-// waitDrain blocks this loop for a few milliseconds at most while c's
-// socket takes the output gnet holds for it. It is how a fast publisher on
-// the same loop as a slow receiver is slowed down instead of growing the
-// receiver's buffer without bound.
-func (c *client) waitDrain() {
-	deadline := time.Now().Add(stallMax)
-	pfd := []unix.PollFd{{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT}}
-	for !c.closed.Load() && int64(c.conn.OutboundBuffered()) > c.w.stallAt/2 {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return
-		}
-		ms := int(left / time.Millisecond)
-		if ms < 1 {
-			ms = 1
-		}
-		if _, err := unix.Poll(pfd, ms); err != nil && err != unix.EINTR {
-			return
-		}
-		if err := c.conn.Flush(); err != nil || c.closed.Load() {
-			return
-		}
-		c.setPending(c.conn.OutboundBuffered())
+// stall notes that c, on this loop, is far behind: the event waits for it
+// before it ends (waitDrains).
+func (w *worker) stall(c *client) {
+	if !c.stalling {
+		c.stalling = true
+		w.stalled = append(w.stalled, c)
 	}
+}
+
+// stallLeft is how much longer the current event may wait for receivers:
+// the first wait of an event starts its budget, the others share it.
+func (w *worker) stallLeft() time.Duration {
+	now := time.Now().UnixNano()
+	if w.stallUntil == 0 {
+		w.stallUntil = now + int64(stallBudget)
+	}
+	return time.Duration(w.stallUntil - now)
+}
+
+// waitDrains blocks this loop, within the event's budget, while the
+// receivers on it found far behind take what gnet holds for them: all of
+// them at once, each written to as soon as its socket has room, until
+// every one is down to half the threshold. It is how a fast publisher on
+// the same loop as slow receivers is slowed down instead of growing their
+// buffers without bound.
+func (w *worker) waitDrains() {
+	for {
+		keep := w.stalled[:0]
+		w.pfds = w.pfds[:0]
+		for _, c := range w.stalled {
+			if c.closed.Load() || int64(c.conn.OutboundBuffered()) <= w.stallAt/2 {
+				c.stalling = false
+				continue
+			}
+			keep = append(keep, c)
+			w.pfds = append(w.pfds, unix.PollFd{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT})
+		}
+		clear(w.stalled[len(keep):])
+		w.stalled = keep
+		left := w.stallLeft()
+		if len(keep) == 0 || left <= 0 {
+			break
+		}
+		ts := unix.NsecToTimespec(int64(left))
+		if _, err := unix.Ppoll(w.pfds, &ts, nil); err != nil && err != unix.EINTR {
+			break
+		}
+		for i, c := range keep {
+			if w.pfds[i].Revents == 0 || c.closed.Load() {
+				continue
+			}
+			// On an error gnet closes c, and the next round drops it.
+			if err := c.conn.Flush(); err == nil && !c.closed.Load() {
+				c.setPending(c.conn.OutboundBuffered())
+			}
+		}
+	}
+	for i, c := range w.stalled {
+		c.stalling = false
+		w.stalled[i] = nil
+	}
+	w.stalled = w.stalled[:0]
 }
 
 // flush ends a traffic event: batches for other loops are handed over
 // first, then every local client with output is written once.
+//
+// Then it waits for receivers far behind, here and on other loops, and for
+// other loops' inboxes: one budget for all of it (stallBudget), so one
+// event holds the loop up no longer however many receivers are slow. A
+// message decoded from a large compressed block is written a read's worth
+// at a time, each as an event of its own (s2.go, ws.go): each flush gets a
+// budget.
 func (w *worker) flush() {
 	stall := false
 	for _, id := range w.outIDs {
@@ -334,13 +382,6 @@ func (w *worker) flush() {
 		d := w.srv.workers[id]
 		d.push(b)
 		stall = stall || d.backlog.Load() > d.inboxStallAt
-	}
-	if stall {
-		w.waitInboxes(w.outIDs)
-	}
-	w.outIDs = w.outIDs[:0]
-	if len(w.congested) > 0 {
-		w.waitCongested()
 	}
 	// The figures go out before the bytes: a client that has its PONG
 	// finds them up to date in the monitoring endpoints.
@@ -352,15 +393,25 @@ func (w *worker) flush() {
 		c.flushOut()
 	}
 	w.dirty = w.dirty[:0]
+	if len(w.stalled) > 0 {
+		w.waitDrains()
+	}
+	if stall {
+		w.waitInboxes(w.outIDs)
+	}
+	w.outIDs = w.outIDs[:0]
+	if len(w.congested) > 0 {
+		w.waitCongested()
+	}
+	w.stallUntil = 0
 }
 
-// waitInboxes pauses the publishing loop while a destination loop is far
-// behind, so a fast publisher cannot grow another loop's inbox without bound.
+// waitInboxes pauses the publishing loop, within the event's budget, while
+// a destination loop is far behind, so a fast publisher cannot grow another loop's inbox without bound.
 func (w *worker) waitInboxes(dsts []int) {
-	deadline := time.Now().Add(stallMax)
 	for _, id := range dsts {
 		d := w.srv.workers[id]
-		for d.backlog.Load() > d.inboxStallAt && time.Now().Before(deadline) {
+		for d.backlog.Load() > d.inboxStallAt && w.stallLeft() > 0 {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
@@ -374,13 +425,12 @@ func (w *worker) congest(c *client) {
 	}
 }
 
-// waitCongested pauses the publishing loop, a few milliseconds at most,
+// waitCongested pauses the publishing loop, within the event's budget,
 // while receivers on other loops work through what gnet holds for them.
 // This is the cross-loop half of back-pressure: without it a publisher
 // fills another loop's sockets' buffers until the receiver is dropped as a
 // slow consumer, where nats-server would have slowed the publisher.
 func (w *worker) waitCongested() {
-	deadline := time.Now().Add(stallMax)
 	for i, c := range w.congested {
 		w.congested[i] = nil
 		if c.refreshing.CompareAndSwap(false, true) {
@@ -393,7 +443,7 @@ func (w *worker) waitCongested() {
 				continue
 			}
 		}
-		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && time.Now().Before(deadline) {
+		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && w.stallLeft() > 0 {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
