@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"math/bits"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -65,7 +66,7 @@ func (l *xlink) pass(c *client, b []byte) {
 // before it lends it on.
 func (l *xlink) emit(c *client, b []byte) (int, error) {
 	if l.down == nil {
-		return c.conn.Write(b)
+		return c.write(b)
 	}
 	c.w.one[0] = b
 	n, err := l.down.output(c, c.w.one[:])
@@ -79,10 +80,56 @@ func (l *xlink) emitv(c *client, pieces [][]byte) (int, error) {
 	if l.down != nil {
 		return l.down.output(c, pieces)
 	}
-	if len(pieces) == 1 {
-		return c.conn.Write(pieces[0])
+	return c.writev(pieces)
+}
+
+// write hands b to gnet. While gnet holds output for c it keeps a copy of
+// b in a buffer from a pool of powers of two: a length just past one would
+// take twice its size, and what max_pending counts would be half of what
+// is held. So b goes in pieces whose lengths are powers of two, but for
+// the last, under minPiece.
+func (c *client) write(b []byte) (int, error) {
+	if c.conn.OutboundBuffered() == 0 {
+		return c.conn.Write(b)
 	}
-	return c.conn.Writev(pieces)
+	n := 0
+	for len(b) > 0 {
+		k := len(b)
+		if k > minPiece {
+			k = 1 << (bits.Len(uint(k)) - 1)
+		}
+		m, err := c.conn.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
+}
+
+// minPiece bounds what one write to a buffering connection wastes to its
+// pool's rounding; smaller pieces would cost more in gnet's list nodes.
+const minPiece = 1 << 10
+
+// writev is write for several pieces: one vectored write when gnet holds
+// nothing for c, else each piece as write queues it.
+func (c *client) writev(pieces [][]byte) (int, error) {
+	if len(pieces) == 1 {
+		return c.write(pieces[0])
+	}
+	if c.conn.OutboundBuffered() == 0 {
+		return c.conn.Writev(pieces)
+	}
+	n := 0
+	for _, p := range pieces {
+		m, err := c.write(p)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // push puts t on top of c's transforms.
@@ -187,9 +234,9 @@ func (c *client) flushOut() {
 		clear(c.iov)
 		c.iov = c.iov[:0]
 	case len(c.iov) > 0 && c.conn.OutboundBuffered() > 0:
-		// gnet will queue all of it anyway, one linked-list node per
-		// slice, and walks every node on each later write: give it one
-		// slice, assembled in the loop's scratch (gnet copies it).
+		// gnet will queue all of it anyway, at least one linked-list node
+		// per slice, and walks every node on each later write: give it
+		// one slice, assembled in the loop's scratch (gnet copies it).
 		b := c.w.wbuf[:0]
 		for _, s := range c.iov {
 			b = append(b, s...)
@@ -198,14 +245,14 @@ func (c *client) flushOut() {
 		clear(c.iov)
 		c.iov = c.iov[:0]
 		var n int
-		n, err = c.conn.Write(b)
+		n, err = c.write(b)
 		c.handed += int64(n)
 		if cap(b) <= maxKeptBatch {
 			c.w.wbuf = b[:0]
 		}
 	case len(c.iov) == 0:
 		var n int
-		n, err = c.conn.Write(c.out)
+		n, err = c.write(c.out)
 		c.handed += int64(n)
 	default:
 		// What other loops handed over was queued before anything this
