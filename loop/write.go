@@ -202,7 +202,8 @@ const maxIOV = 512
 
 // flushOut writes c's pending output with one Write and applies
 // back-pressure: a receiver that stays far behind makes this loop wait for
-// it briefly, and one past max_pending is closed as a slow consumer.
+// it briefly when this loop framed some of that output (waitDrains), and
+// one past max_pending is closed as a slow consumer.
 func (c *client) flushOut() {
 	if c.closed.Load() || (len(c.out) == 0 && len(c.iov) == 0) {
 		clear(c.iov)
@@ -210,6 +211,10 @@ func (c *client) flushOut() {
 		c.releaseOut()
 		return
 	}
+	// Output framed on this loop (its publishers' messages, replies)
+	// makes this loop wait for c; what other loops framed makes them wait
+	// (waitCongested), not this one.
+	local := len(c.out) > 0
 	var err error
 	switch {
 	case c.tr != nil:
@@ -290,7 +295,7 @@ func (c *client) flushOut() {
 		_ = c.conn.Close()
 		return
 	}
-	if int64(pending) > c.w.stallAt {
+	if local && int64(pending) > c.w.stallAt {
 		c.w.stall(c)
 	}
 }
@@ -307,19 +312,32 @@ func (c *client) setPending(n int) {
 
 // refreshPending runs on c's loop when a publisher elsewhere is waiting
 // for c: gnet drains its buffer without telling us, so the figure the
-// publisher reads may be stale.
+// publisher reads may be stale. It does not wait for c itself: the
+// publisher's loop is the one to slow down, and this loop, serving the
+// others on it, would wait once for each of the receivers a publisher
+// found behind, one task after the other. gnet writes to c as its socket
+// takes more.
 func (c *client) refreshPending() {
 	c.refreshing.Store(false)
-	if c.closed.Load() {
+	if !c.closed.Load() {
+		c.setPending(c.conn.OutboundBuffered())
+	}
+}
+
+// askRefresh has c's loop refresh c's pending figure (refreshPending),
+// unless a refresh is already on its way. It may be called from any loop.
+func (c *client) askRefresh() {
+	if !c.refreshing.CompareAndSwap(false, true) {
 		return
 	}
-	pending := c.conn.OutboundBuffered()
-	c.setPending(pending)
-	if int64(pending) > c.w.stallAt {
-		// An event of its own, with a budget of its own.
-		c.w.stall(c)
-		c.w.waitDrains()
-		c.w.stallUntil = 0
+	if c.refreshTask == nil {
+		c.refreshTask = gnet.RunnableFunc(func(context.Context) error {
+			c.refreshPending()
+			return nil
+		})
+	}
+	if err := c.w.el.Execute(context.Background(), c.refreshTask); err != nil {
+		c.refreshing.Store(false)
 	}
 }
 
@@ -480,18 +498,9 @@ func (w *worker) congest(c *client) {
 func (w *worker) waitCongested() {
 	for i, c := range w.congested {
 		w.congested[i] = nil
-		if c.refreshing.CompareAndSwap(false, true) {
-			err := c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-				c.refreshPending()
-				return nil
-			}))
-			if err != nil {
-				c.refreshing.Store(false)
-				continue
-			}
-		}
 		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && w.stallLeft() > 0 {
-			time.Sleep(50 * time.Microsecond)
+			c.askRefresh()
+			time.Sleep(100 * time.Microsecond)
 		}
 	}
 	w.congested = w.congested[:0]
