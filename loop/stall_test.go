@@ -18,14 +18,11 @@ import (
 // loop, and how much memory a slow consumer costs, beside nats-server
 // v2.15.2.
 
-// stallBudget is loop's budget of waiting per event (loop/worker.go).
-const stallBudget = 10 * time.Millisecond
-
 // TestOneStallBudget is item 6: k subscribers that never read, on one loop
 // with a publisher and an unrelated client. Once all k are far behind,
 // every event of the publisher finds them so; however many they are, the
 // loop waits for them one budget per event, so the unrelated client's
-// round trips stay near that budget (each event waited 5 ms per slow
+// round trips stay near that budget, 5 ms (each event waited 5 ms per slow
 // subscriber before). The publisher then sends one small message per
 // event, so that the round trips measure the waiting, not the copying of
 // large messages to k buffers. Again with the publisher on another loop
@@ -123,8 +120,10 @@ func TestOneStallBudget(t *testing.T) {
 			return behind == k
 		})
 		// The median was over 100 ms here (a PING waited, on average,
-		// half of an event's k × 5 ms).
-		if bound := 5 * stallBudget; got[0] > bound {
+		// half of an event's k × 5 ms). Now a round trip may wait for an
+		// event or two of the publisher's; the rest is margin for a
+		// loaded machine.
+		if bound := 50 * time.Millisecond; got[0] > bound {
 			t.Fatalf("median round trip %v beside %d slow subscribers: over %v", got[0], k, bound)
 		}
 		return got

@@ -16,12 +16,13 @@ import (
 // Back-pressure thresholds. A receiver whose unsent output passes stallBytes
 // makes the loop that feeds it wait, briefly, for it to drain; past
 // max_pending it is a slow consumer and is closed. All the waiting one
-// event does, for however many receivers, fits in stallBudget (nats-server
-// allows a read loop as much, stallTotalAllowed): the loop serves every
-// other connection on it too.
+// event does, for however many receivers, fits in stallBudget: half what
+// nats-server allows a read loop (stallTotalAllowed), since a loop serves
+// every other connection on it too, and what one slow receiver was given
+// before the budget was shared.
 const (
 	stallBytes    = 2 << 20
-	stallBudget   = 10 * time.Millisecond
+	stallBudget   = 5 * time.Millisecond
 	inboxStall    = 8 << 20
 	tickInterval  = 100 * time.Millisecond
 	batchInitSize = 32 << 10
