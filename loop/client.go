@@ -88,6 +88,7 @@ type client struct {
 	// Owned by the loop.
 	out          []byte
 	dirty        bool
+	stalling     bool // listed in w.stalled
 	connected    bool // a CONNECT was accepted
 	verbose      bool
 	pedantic     bool
@@ -136,7 +137,10 @@ type client struct {
 	// refreshing says a refreshPending task is on its way.
 	pendingOut atomic.Int64
 	refreshing atomic.Bool
-	headers    atomic.Bool
+	// refreshTask is the refreshPending task, made by the first publisher
+	// to ask for one; only the asker that set refreshing touches it.
+	refreshTask gnet.Runnable
+	headers     atomic.Bool
 	// authStarted is set by the auth worker that begins c's check
 	// (checkOffLoop); from then on the check, not the auth timeout, ends
 	// the wait.

@@ -11,14 +11,19 @@ import (
 
 	"github.com/klauspost/compress/flate"
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 )
 
 // Back-pressure thresholds. A receiver whose unsent output passes stallBytes
 // makes the loop that feeds it wait, briefly, for it to drain; past
-// max_pending it is a slow consumer and is closed.
+// max_pending it is a slow consumer and is closed. All the waiting one
+// event does, for however many receivers, fits in stallBudget: half what
+// nats-server allows a read loop (stallTotalAllowed), since a loop serves
+// every other connection on it too, and what one slow receiver was given
+// before the budget was shared.
 const (
 	stallBytes    = 2 << 20
-	stallMax      = 5 * time.Millisecond
+	stallBudget   = 5 * time.Millisecond
 	inboxStall    = 8 << 20
 	tickInterval  = 100 * time.Millisecond
 	batchInitSize = 32 << 10
@@ -40,7 +45,15 @@ type worker struct {
 	// congested lists receivers on other loops found far behind during
 	// this event.
 	congested []*client
-	wbuf      []byte // scratch to assemble one write, see client.flushOut
+	// stalled lists receivers on this loop found far behind during this
+	// event (waitDrains), pfds the poll set made of them.
+	stalled []*client
+	pfds    []unix.PollFd
+	// stallUntil is when this event's waiting must end, unix nanos: taken
+	// by its first wait, shared by the others, cleared when flush ends
+	// the event (see stallDeadline).
+	stallUntil int64
+	wbuf       []byte // scratch to assemble one write, see client.flushOut
 	// Scratch of TLS connections (tls.go): decrypted input, plaintext
 	// gathered into records, records gathered into one write.
 	tlsIn, tlsPlain, tlsOut []byte

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"context"
+	"math/bits"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -65,7 +66,7 @@ func (l *xlink) pass(c *client, b []byte) {
 // before it lends it on.
 func (l *xlink) emit(c *client, b []byte) (int, error) {
 	if l.down == nil {
-		return c.conn.Write(b)
+		return c.write(b)
 	}
 	c.w.one[0] = b
 	n, err := l.down.output(c, c.w.one[:])
@@ -79,10 +80,56 @@ func (l *xlink) emitv(c *client, pieces [][]byte) (int, error) {
 	if l.down != nil {
 		return l.down.output(c, pieces)
 	}
-	if len(pieces) == 1 {
-		return c.conn.Write(pieces[0])
+	return c.writev(pieces)
+}
+
+// write hands b to gnet. While gnet holds output for c it keeps a copy of
+// b in a buffer from a pool of powers of two: a length just past one would
+// take twice its size, and what max_pending counts would be half of what
+// is held. So b goes in pieces whose lengths are powers of two, but for
+// the last, under minPiece.
+func (c *client) write(b []byte) (int, error) {
+	if c.conn.OutboundBuffered() == 0 {
+		return c.conn.Write(b)
 	}
-	return c.conn.Writev(pieces)
+	n := 0
+	for len(b) > 0 {
+		k := len(b)
+		if k > minPiece {
+			k = 1 << (bits.Len(uint(k)) - 1)
+		}
+		m, err := c.conn.Write(b[:k])
+		n += m
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
+}
+
+// minPiece bounds what one write to a buffering connection wastes to its
+// pool's rounding; smaller pieces would cost more in gnet's list nodes.
+const minPiece = 1 << 10
+
+// writev is write for several pieces: one vectored write when gnet holds
+// nothing for c, else each piece as write queues it.
+func (c *client) writev(pieces [][]byte) (int, error) {
+	if len(pieces) == 1 {
+		return c.write(pieces[0])
+	}
+	if c.conn.OutboundBuffered() == 0 {
+		return c.conn.Writev(pieces)
+	}
+	n := 0
+	for _, p := range pieces {
+		m, err := c.write(p)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // push puts t on top of c's transforms.
@@ -185,7 +232,8 @@ func (c *client) fitsRing() bool {
 
 // flushOut writes c's pending output with one Write and applies
 // back-pressure: a receiver that stays far behind makes this loop wait for
-// it briefly, and one past max_pending is closed as a slow consumer.
+// it briefly when this loop framed some of that output (waitDrains), and
+// one past max_pending is closed as a slow consumer.
 func (c *client) flushOut() {
 	if c.closed.Load() || (len(c.out) == 0 && len(c.iov) == 0) {
 		clear(c.iov)
@@ -193,6 +241,10 @@ func (c *client) flushOut() {
 		c.releaseOut()
 		return
 	}
+	// Output framed on this loop (its publishers' messages, replies)
+	// makes this loop wait for c; what other loops framed makes them wait
+	// (waitCongested), not this one.
+	local := len(c.out) > 0
 	var err error
 	switch {
 	case c.tr != nil:
@@ -240,14 +292,14 @@ func (c *client) flushOut() {
 		clear(c.iov)
 		c.iov = c.iov[:0]
 		var n int
-		n, err = c.conn.Write(b)
+		n, err = c.write(b)
 		c.handed += int64(n)
 		if cap(b) <= maxKeptWrite {
 			c.w.wbuf = b[:0]
 		}
 	case len(c.iov) == 0:
 		var n int
-		n, err = c.conn.Write(c.out)
+		n, err = c.write(c.out)
 		c.handed += int64(n)
 	default:
 		// What other loops handed over was queued before anything this
@@ -297,8 +349,8 @@ func (c *client) flushOut() {
 		_ = c.conn.Close()
 		return
 	}
-	if int64(pending) > c.w.stallAt {
-		c.waitDrain()
+	if local && int64(pending) > c.w.stallAt {
+		c.w.stall(c)
 	}
 }
 
@@ -314,16 +366,32 @@ func (c *client) setPending(n int) {
 
 // refreshPending runs on c's loop when a publisher elsewhere is waiting
 // for c: gnet drains its buffer without telling us, so the figure the
-// publisher reads may be stale.
+// publisher reads may be stale. It does not wait for c itself: the
+// publisher's loop is the one to slow down, and this loop, serving the
+// others on it, would wait once for each of the receivers a publisher
+// found behind, one task after the other. gnet writes to c as its socket
+// takes more.
 func (c *client) refreshPending() {
 	c.refreshing.Store(false)
-	if c.closed.Load() {
+	if !c.closed.Load() {
+		c.setPending(c.conn.OutboundBuffered())
+	}
+}
+
+// askRefresh has c's loop refresh c's pending figure (refreshPending),
+// unless a refresh is already on its way. It may be called from any loop.
+func (c *client) askRefresh() {
+	if !c.refreshing.CompareAndSwap(false, true) {
 		return
 	}
-	pending := c.conn.OutboundBuffered()
-	c.setPending(pending)
-	if int64(pending) > c.w.stallAt {
-		c.waitDrain()
+	if c.refreshTask == nil {
+		c.refreshTask = gnet.RunnableFunc(func(context.Context) error {
+			c.refreshPending()
+			return nil
+		})
+	}
+	if err := c.w.el.Execute(context.Background(), c.refreshTask); err != nil {
+		c.refreshing.Store(false)
 	}
 }
 
@@ -352,34 +420,79 @@ func (c *client) idleOut(now int64) {
 	}
 }
 
-// waitDrain blocks this loop for a few milliseconds at most while c's
-// socket takes the output gnet holds for it. It is how a fast publisher on
-// the same loop as a slow receiver is slowed down instead of growing the
-// receiver's buffer without bound.
-func (c *client) waitDrain() {
-	deadline := time.Now().Add(stallMax)
-	pfd := []unix.PollFd{{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT}}
-	for !c.closed.Load() && int64(c.conn.OutboundBuffered()) > c.w.stallAt/2 {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return
-		}
-		ms := int(left / time.Millisecond)
-		if ms < 1 {
-			ms = 1
-		}
-		if _, err := unix.Poll(pfd, ms); err != nil && err != unix.EINTR {
-			return
-		}
-		if err := c.conn.Flush(); err != nil || c.closed.Load() {
-			return
-		}
-		c.setPending(c.conn.OutboundBuffered())
+// stall notes that c, on this loop, is far behind: the event waits for it
+// before it ends (waitDrains).
+func (w *worker) stall(c *client) {
+	if !c.stalling {
+		c.stalling = true
+		w.stalled = append(w.stalled, c)
 	}
+}
+
+// stallLeft is how much longer the current event may wait for receivers:
+// the first wait of an event starts its budget, the others share it.
+func (w *worker) stallLeft() time.Duration {
+	now := time.Now().UnixNano()
+	if w.stallUntil == 0 {
+		w.stallUntil = now + int64(stallBudget)
+	}
+	return time.Duration(w.stallUntil - now)
+}
+
+// waitDrains blocks this loop, within the event's budget, while the
+// receivers on it found far behind take what gnet holds for them: all of
+// them at once, each written to as soon as its socket has room, until
+// every one is down to half the threshold. It is how a fast publisher on
+// the same loop as slow receivers is slowed down instead of growing their
+// buffers without bound.
+func (w *worker) waitDrains() {
+	for {
+		keep := w.stalled[:0]
+		w.pfds = w.pfds[:0]
+		for _, c := range w.stalled {
+			if c.closed.Load() || int64(c.conn.OutboundBuffered()) <= w.stallAt/2 {
+				c.stalling = false
+				continue
+			}
+			keep = append(keep, c)
+			w.pfds = append(w.pfds, unix.PollFd{Fd: int32(c.conn.Fd()), Events: unix.POLLOUT})
+		}
+		clear(w.stalled[len(keep):])
+		w.stalled = keep
+		left := w.stallLeft()
+		if len(keep) == 0 || left <= 0 {
+			break
+		}
+		ts := unix.NsecToTimespec(int64(left))
+		if _, err := unix.Ppoll(w.pfds, &ts, nil); err != nil && err != unix.EINTR {
+			break
+		}
+		for i, c := range keep {
+			if w.pfds[i].Revents == 0 || c.closed.Load() {
+				continue
+			}
+			// On an error gnet closes c, and the next round drops it.
+			if err := c.conn.Flush(); err == nil && !c.closed.Load() {
+				c.setPending(c.conn.OutboundBuffered())
+			}
+		}
+	}
+	for i, c := range w.stalled {
+		c.stalling = false
+		w.stalled[i] = nil
+	}
+	w.stalled = w.stalled[:0]
 }
 
 // flush ends a traffic event: batches for other loops are handed over
 // first, then every local client with output is written once.
+//
+// Then it waits for receivers far behind, here and on other loops, and for
+// other loops' inboxes: one budget for all of it (stallBudget), so one
+// event holds the loop up no longer however many receivers are slow. A
+// message decoded from a large compressed block is written a read's worth
+// at a time, each as an event of its own (s2.go, ws.go): each flush gets a
+// budget.
 func (w *worker) flush() {
 	stall := false
 	for _, id := range w.outIDs {
@@ -388,13 +501,6 @@ func (w *worker) flush() {
 		d := w.srv.workers[id]
 		d.push(b)
 		stall = stall || d.backlog.Load() > d.inboxStallAt
-	}
-	if stall {
-		w.waitInboxes(w.outIDs)
-	}
-	w.outIDs = w.outIDs[:0]
-	if len(w.congested) > 0 {
-		w.waitCongested()
 	}
 	// The figures go out before the bytes: a client that has its PONG
 	// finds them up to date in the monitoring endpoints.
@@ -409,15 +515,25 @@ func (w *worker) flush() {
 		c.flushOut()
 	}
 	w.dirty = w.dirty[:0]
+	if len(w.stalled) > 0 {
+		w.waitDrains()
+	}
+	if stall {
+		w.waitInboxes(w.outIDs)
+	}
+	w.outIDs = w.outIDs[:0]
+	if len(w.congested) > 0 {
+		w.waitCongested()
+	}
+	w.stallUntil = 0
 }
 
-// waitInboxes pauses the publishing loop while a destination loop is far
-// behind, so a fast publisher cannot grow another loop's inbox without bound.
+// waitInboxes pauses the publishing loop, within the event's budget, while
+// a destination loop is far behind, so a fast publisher cannot grow another loop's inbox without bound.
 func (w *worker) waitInboxes(dsts []int) {
-	deadline := time.Now().Add(stallMax)
 	for _, id := range dsts {
 		d := w.srv.workers[id]
-		for d.backlog.Load() > d.inboxStallAt && time.Now().Before(deadline) {
+		for d.backlog.Load() > d.inboxStallAt && w.stallLeft() > 0 {
 			time.Sleep(50 * time.Microsecond)
 		}
 	}
@@ -431,27 +547,17 @@ func (w *worker) congest(c *client) {
 	}
 }
 
-// waitCongested pauses the publishing loop, a few milliseconds at most,
+// waitCongested pauses the publishing loop, within the event's budget,
 // while receivers on other loops work through what gnet holds for them.
 // This is the cross-loop half of back-pressure: without it a publisher
 // fills another loop's sockets' buffers until the receiver is dropped as a
 // slow consumer, where nats-server would have slowed the publisher.
 func (w *worker) waitCongested() {
-	deadline := time.Now().Add(stallMax)
 	for i, c := range w.congested {
 		w.congested[i] = nil
-		if c.refreshing.CompareAndSwap(false, true) {
-			err := c.w.el.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-				c.refreshPending()
-				return nil
-			}))
-			if err != nil {
-				c.refreshing.Store(false)
-				continue
-			}
-		}
-		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Microsecond)
+		for !c.closed.Load() && c.pendingOut.Load() > w.stallAt/2 && w.stallLeft() > 0 {
+			c.askRefresh()
+			time.Sleep(100 * time.Microsecond)
 		}
 	}
 	w.congested = w.congested[:0]

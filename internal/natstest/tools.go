@@ -53,10 +53,24 @@ func NATSCLIIfInstalled() string {
 // how many there were: how long a client on a loop waited while the test
 // loaded that loop. A flush that fails fails the test.
 func WatchRoundTrips(t testing.TB, nc *nats.Conn) (stop func() (worst time.Duration, n int)) {
+	each := WatchEachRoundTrip(t, nc)
+	return func() (time.Duration, int) {
+		rtts := each()
+		var worst time.Duration
+		for _, d := range rtts {
+			worst = max(worst, d)
+		}
+		return worst, len(rtts)
+	}
+}
+
+// WatchEachRoundTrip is WatchRoundTrips returning every round trip, in
+// order, for a test that looks at more than the worst (on a loaded
+// machine the worst may be the scheduler's).
+func WatchEachRoundTrip(t testing.TB, nc *nats.Conn) (stop func() []time.Duration) {
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
-	var worst time.Duration
-	var n int
+	var rtts []time.Duration
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -71,14 +85,13 @@ func WatchRoundTrips(t testing.TB, nc *nats.Conn) (stop func() (worst time.Durat
 				t.Errorf("flush: %v", err)
 				return
 			}
-			worst = max(worst, time.Since(began))
-			n++
+			rtts = append(rtts, time.Since(began))
 			time.Sleep(time.Millisecond)
 		}
 	}()
-	return func() (time.Duration, int) {
+	return func() []time.Duration {
 		close(quit)
 		wg.Wait()
-		return worst, n
+		return rtts
 	}
 }
