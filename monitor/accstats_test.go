@@ -87,7 +87,6 @@ func TestAccountCounters(t *testing.T) {
 		Sent: monitor.DataStats{MsgBytes: monitor.MsgBytes{Msgs: 8, Bytes: 40},
 			Gateways: &monitor.MsgBytes{}, Routes: &monitor.MsgBytes{}, Leafs: &monitor.MsgBytes{Msgs: 3, Bytes: 15}}}
 	bothHubSpoke(t, walkConf, func(t *testing.T, p *hubSpoke) {
-		p.startSpoke()
 		sys := natstest.Connect(t, p.url, nats.UserInfo("sys", "pass"))
 		got := make(chan *nats.Msg, 16)
 		sub := natstest.Connect(t, p.url, nats.UserInfo("app", "pass"))
@@ -95,6 +94,10 @@ func TestAccountCounters(t *testing.T) {
 			t.Fatal(err)
 		}
 		flush(t, sub)
+		// The spoke starts after the hub's interest exists, so that
+		// interest is in the link's first burst, which reaches the spoke
+		// before anything its client publishes once the link is up.
+		p.startSpoke()
 		remote := natstest.Connect(t, p.spokeURL)
 		rgot := make(chan *nats.Msg, 16)
 		if _, err := remote.ChanSubscribe("foo.x", rgot); err != nil {
