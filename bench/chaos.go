@@ -415,16 +415,7 @@ func (p *process) relaunch(ctx context.Context) (*process, error) {
 	q.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The old listener's port may sit in TIME_WAIT for a moment; both
 	// servers set SO_REUSEADDR, so the start normally binds at once.
-	if err := q.cmd.Start(); err != nil {
-		return nil, err
-	}
-	q.pid = q.cmd.Process.Pid
-	go func() {
-		q.waitErr = q.cmd.Wait()
-		close(q.exited)
-	}()
-	if err := q.awaitReady(ctx, 15*time.Second); err != nil {
-		q.stop()
+	if err := q.run(ctx); err != nil {
 		return nil, err
 	}
 	return q, nil

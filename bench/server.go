@@ -161,8 +161,16 @@ func startServer(ctx context.Context, spec ServerSpec, dir, name string, cfg ser
 	// Its own process group, so a ^C to the suite reaches the suite first
 	// and the suite stops its servers in order.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := p.cmd.Start(); err != nil {
+	if err := p.run(ctx); err != nil {
 		return nil, fmt.Errorf("bench: start %s (%s): %w", name, spec.Cmd[0], err)
+	}
+	return p, nil
+}
+
+// run starts p's command, watches for its exit and waits until it serves.
+func (p *process) run(ctx context.Context) error {
+	if err := p.cmd.Start(); err != nil {
+		return err
 	}
 	p.pid = p.cmd.Process.Pid
 	go func() {
@@ -171,9 +179,9 @@ func startServer(ctx context.Context, spec ServerSpec, dir, name string, cfg ser
 	}()
 	if err := p.awaitReady(ctx, 15*time.Second); err != nil {
 		p.stop()
-		return nil, err
+		return err
 	}
-	return p, nil
+	return nil
 }
 
 // awaitReady dials the client port until the server greets with INFO. A

@@ -51,17 +51,7 @@ func WriteConfig(t testing.TB, name, text string) string {
 // text sets no listen/port, it listens on 127.0.0.1 on a free port.
 func StartCanopy(t testing.TB, text string) *Canopy {
 	t.Helper()
-	path := WriteConfig(t, "canopy.conf", text)
-	opts, _, err := conf.Load(path)
-	if err != nil {
-		t.Fatalf("canopy config: %v", err)
-	}
-	// Tests run two event loops unless the text says otherwise, so the
-	// cross-loop paths are exercised even where the default would be one.
-	if !strings.Contains(text, "loops") {
-		opts.Loops = 2
-	}
-	return StartCanopyOpts(t, opts, path)
+	return StartCanopyLogger(t, text, nil)
 }
 
 // StartCanopyOpts starts Canopy with options already built.
@@ -79,6 +69,8 @@ func StartCanopyLogger(t testing.TB, text string, log loop.Logger) *Canopy {
 	if err != nil {
 		t.Fatalf("canopy config: %v", err)
 	}
+	// Tests run two event loops unless the text says otherwise, so the
+	// cross-loop paths are exercised even where the default would be one.
 	if !strings.Contains(text, "loops") {
 		opts.Loops = 2
 	}
