@@ -160,6 +160,11 @@ func suiteCases() []suiteCase {
 	tlsMsgs := []caseMetric{{MetricMsgs, 1.2}, {MetricCPU, 0.5}}
 	wsMsgs := []caseMetric{{MetricMsgs, 1.0}, {MetricCPU, 0.5}}
 	return []suiteCase{
+		// Publish only: nothing is delivered, so the server's CPU per
+		// message is the parse and the subject match alone (issue 13 asks
+		// for a third of A's).
+		{"pub-16", "publish only, 16 B", Options{Scenario: Pub, Pubs: 1, Size: 16, Count: 4_000_000}, single, plain,
+			[]caseMetric{{MetricMsgs, 1.0}, {MetricCPU, 1.0 / 3}}},
 		{"pubsub-16", "pub/sub 1:1, 16 B", pubsub(1, 1, 16, 2_000_000), single, plain, msgs},
 		{"pubsub-128", "pub/sub 1:1, 128 B", pubsub(1, 1, 128, 2_000_000), single, plain, msgs},
 		{"fanout-128", "fan-out 1:4, 128 B", pubsub(1, 4, 128, 500_000), single, plain, msgs},
