@@ -49,7 +49,8 @@ type Result struct {
 	Conns   *ConnsResult `json:"conns,omitempty"`
 
 	// ServerCPU is the CPU time the server processes spent per delivery
-	// (per request for ReqRep, per connection opened for Conns), in
+	// (per request for ReqRep, per connection opened for Conns, per
+	// message published for Pub), in
 	// nanoseconds, when the suite started
 	// them and could read /proc; 0 otherwise. On a machine where the load
 	// generator and the server share the cores, throughput is often the

@@ -507,9 +507,10 @@ func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair, conn
 	res, err := Run(ctx, o)
 	if cpu1 := t.cpu(); res != nil && cpu0 >= 0 && cpu1 > cpu0 {
 		n := res.Received
-		if o.Scenario == ReqRep || o.Scenario == Conns {
-			// Requests, or connections opened: for idle connections the
-			// server's work is their handshakes.
+		if o.Scenario == ReqRep || o.Scenario == Conns || o.Scenario == Pub {
+			// Requests, connections opened (for idle connections the
+			// server's work is their handshakes), or messages published
+			// where nothing is delivered.
 			n = res.Sent
 		}
 		if n > 0 {

@@ -249,6 +249,18 @@ func (p *Parser) parse(buf []byte, h Handler, fp **frame) error {
 				if k, n := p.quickName(buf[i : i+5]); n > 0 {
 					p.kind, p.state = k, stSpace
 					i += n
+					// Straight on to the arguments, without going round the
+					// state switch once per step.
+					for i < len(buf) && isSpace(buf[i]) {
+						i++
+					}
+					if i < len(buf) {
+						p.state = stArg
+						var err error
+						if i, err = p.arg(buf, i, h, fp); err != nil {
+							return err
+						}
+					}
 					continue
 				}
 			}
