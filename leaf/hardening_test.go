@@ -132,6 +132,10 @@ func TestLeafBcryptConnectNoStall(t *testing.T) {
 			for i := range rs {
 				rs[i] = dialRawLeaf(t, hub)
 				rs[i].until("INFO ")
+				// All the checks may be answered together: on a loaded
+				// machine 20 of them can take longer than one line's
+				// usual wait (the auth timeout is 10 s).
+				rs[i].patience = 12 * time.Second
 			}
 			stop := natstest.WatchRoundTrips(t, nc)
 			began := time.Now()

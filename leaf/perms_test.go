@@ -150,6 +150,8 @@ type rawLeaf struct {
 	t    testing.TB
 	conn net.Conn
 	r    *bufio.Reader
+	// patience is how long line waits for one line; 0 means 5 s.
+	patience time.Duration
 }
 
 func dialRawLeaf(t testing.TB, s server) *rawLeaf {
@@ -165,7 +167,11 @@ func dialRawLeaf(t testing.TB, s server) *rawLeaf {
 // line reads one protocol line, without its CRLF; "" at EOF.
 func (r *rawLeaf) line() string {
 	r.t.Helper()
-	_ = r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	d := r.patience
+	if d == 0 {
+		d = 5 * time.Second
+	}
+	_ = r.conn.SetReadDeadline(time.Now().Add(d))
 	s, err := r.r.ReadString('\n')
 	if err != nil && s == "" {
 		return ""

@@ -81,7 +81,6 @@ type client struct {
 	w    *worker
 	conn gnet.Conn
 	cid  uint64
-	kind clientKind
 	p    parser.Parser
 	widx int
 
@@ -95,9 +94,15 @@ type client struct {
 	echo         bool
 	noResponders bool
 	infoSent     bool // the connect_info INFO followed the first PONG
-	protocol     int
+	// authenticating is set while a CONNECT's credentials are checked off
+	// the loop; what arrives meanwhile waits in deferred.
+	authenticating bool
+	kind           clientKind
+	// protocol is CONNECT's; 32 bits keep it beside the flags above, so
+	// the struct stays in a smaller size class.
+	protocol     int32
 	acc          *account
-	subs         map[string]*subscription
+	subs         subSet
 	pingsOut     int
 	authDeadline int64 // unix nanos; 0 when not waiting for CONNECT
 	nextPing     int64
@@ -112,13 +117,10 @@ type client struct {
 	start                           time.Time
 	nonce                           string
 	meta                            *clientMeta
-	// authenticating is set while a CONNECT's credentials are checked off
-	// the loop; what arrives meanwhile waits in deferred.
-	authenticating bool
-	deferred       []byte
-	leaf           *leafLink // set for leaf links only
-	tr             transform // nil: plaintext (see write.go)
-	ws             *wsLayer  // websocket connections only (ws.go)
+	deferred                        []byte
+	leaf                            *leafLink // set for leaf links only
+	tr                              transform // nil: plaintext (see write.go)
+	ws                              *wsLayer  // websocket connections only (ws.go)
 	// reroute is set by an op that switched the transforms: what
 	// follows it in the same read goes to this one (leafcompress.go).
 	reroute  transform
@@ -133,10 +135,10 @@ type client struct {
 	// Shared: read from other loops.
 	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
 	closed atomic.Bool
-	// pendingOut is the output gnet held for c after its last write;
 	// refreshing says a refreshPending task is on its way.
-	pendingOut atomic.Int64
 	refreshing atomic.Bool
+	// pendingOut is the output gnet held for c after its last write.
+	pendingOut atomic.Int64
 	// refreshTask is the refreshPending task, made by the first publisher
 	// to ask for one; only the asker that set refreshing touches it.
 	refreshTask gnet.Runnable
@@ -286,7 +288,7 @@ func (c *client) processConnect(arg []byte) error {
 	// the first over the defaults set at accept, a second over the first,
 	// so what it leaves out does not change.
 	o := connectOpts{Verbose: c.verbose, Pedantic: c.pedantic, Echo: c.echo,
-		Headers: c.headers.Load(), NoResponders: c.noResponders, Protocol: c.protocol}
+		Headers: c.headers.Load(), NoResponders: c.noResponders, Protocol: int(c.protocol)}
 	if p := c.creds; p != nil {
 		// The credentials too: a second CONNECT that names none keeps
 		// the first one's (its signature then covers this connection's
@@ -314,7 +316,7 @@ func (c *client) processConnect(arg []byte) error {
 	c.echo = o.Echo
 	c.verbose = o.Verbose
 	c.pedantic = o.Pedantic
-	c.protocol = o.Protocol
+	c.protocol = int32(min(max(o.Protocol, 0), 1<<30))
 	hdr := o.Headers && !c.srv.opts.NoHeaderSupport
 	c.headers.Store(hdr)
 	c.noResponders = o.NoResponders
@@ -566,9 +568,6 @@ func (c *client) markClosed() {
 }
 
 func (c *client) processSub(subject, queue, sid []byte) error {
-	if c.subs == nil {
-		c.subs = make(map[string]*subscription)
-	}
 	if !sublist.ValidSubject(string(subject)) {
 		c.sendErr(errInvalidSubject)
 		return nil
@@ -577,7 +576,7 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 		c.sendErr(errInvalidSubject)
 		return nil
 	}
-	if _, dup := c.subs[string(sid)]; dup {
+	if c.subs.get(string(sid)) != nil {
 		if c.verbose {
 			c.sendOK()
 		}
@@ -589,7 +588,7 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 		c.sendSubViolation(subj, q)
 		return nil
 	}
-	if c.maxSubs >= 0 && len(c.subs) >= c.maxSubs {
+	if c.maxSubs >= 0 && c.subs.len() >= c.maxSubs {
 		c.sendErr(errMaxSubs)
 		return nil
 	}
@@ -601,7 +600,7 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 		c.sendErr(errInvalidSubject)
 		return nil
 	}
-	c.subs[sub.sid] = sub
+	c.subs.put(sub)
 	if c.verbose {
 		c.sendOK()
 	}
@@ -609,8 +608,7 @@ func (c *client) processSub(subject, queue, sid []byte) error {
 }
 
 func (c *client) processUnsub(sid []byte, max int64) error {
-	sub, ok := c.subs[string(sid)]
-	if ok {
+	if sub := c.subs.get(string(sid)); sub != nil {
 		if max > 0 && max > sub.seen.Load() {
 			// Publishers count towards the max from what this loop has
 			// delivered so far; the max is stored last, so a publisher that
@@ -630,16 +628,16 @@ func (c *client) processUnsub(sid []byte, max int64) error {
 // removeSub drops one of c's subscriptions; a sub that is no longer c's
 // (already removed, or its sid reused) is left alone.
 func (c *client) removeSub(sub *subscription) {
-	if c.subs[sub.sid] != sub {
+	if c.subs.get(sub.sid) != sub {
 		return
 	}
 	c.traceDelSub(sub)
-	delete(c.subs, sub.sid)
+	c.subs.del(sub.sid)
 	c.acc.removeSub(c.w, sub)
 }
 
 func (c *client) removeAllSubs() {
-	for _, sub := range c.subs {
+	for sub := range c.subs.all() {
 		c.removeSub(sub)
 	}
 }

@@ -102,7 +102,7 @@ func (c *client) leafSub(subject, queue []byte, weight int32) error {
 	if q != "" {
 		key = subj + " " + q
 	}
-	if c.maxSubs >= 0 && len(c.subs) >= c.maxSubs {
+	if c.maxSubs >= 0 && c.subs.len() >= c.maxSubs {
 		// As nats-server's processLeafSub: refused with an -ERR before
 		// looking for an existing entry, the link stays up.
 		if !c.leaf.maxSubsLogged {
@@ -112,12 +112,9 @@ func (c *client) leafSub(subject, queue []byte, weight int32) error {
 		c.sendErr(errMaxSubs)
 		return nil
 	}
-	if c.subs == nil {
-		c.subs = make(map[string]*subscription)
-	}
 	acc.mu.Lock()
 	defer acc.mu.Unlock()
-	if sub := c.subs[key]; sub != nil {
+	if sub := c.subs.get(key); sub != nil {
 		if q == "" {
 			return nil
 		}
@@ -135,7 +132,7 @@ func (c *client) leafSub(subject, queue []byte, weight int32) error {
 		c.sendErr(errInvalidSub)
 		return nil
 	}
-	c.subs[key] = sub
+	c.subs.put(sub)
 	if len(acc.leafs) > 0 {
 		acc.propagate(c.w, sub, sub.interest())
 	}
@@ -173,7 +170,7 @@ func (c *client) leafUnsub(subject, queue []byte) error {
 	if len(queue) > 0 {
 		key += " " + string(queue)
 	}
-	if sub := c.subs[key]; sub != nil {
+	if sub := c.subs.get(key); sub != nil {
 		c.removeSub(sub)
 	}
 	return nil

@@ -629,8 +629,8 @@ func (c *client) rebind(id *auth.Identity) {
 		pc = auth.NewChecker(id.Perms)
 	}
 	c.perms.Store(pc)
-	subs := make([]*subscription, 0, len(c.subs))
-	for _, sub := range c.subs {
+	subs := make([]*subscription, 0, c.subs.len())
+	for sub := range c.subs.all() {
 		subs = append(subs, sub)
 	}
 	sort.Slice(subs, func(i, j int) bool { return subs[i].sid < subs[j].sid })
@@ -666,7 +666,7 @@ func (c *client) replaceSub(sub *subscription, perms *auth.Permissions, filter b
 	if err := c.acc.addSub(c.w, ns); err != nil {
 		return
 	}
-	c.subs[ns.sid] = ns
+	c.subs.put(ns)
 }
 
 func subRemovedText(sub *subscription) string {

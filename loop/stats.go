@@ -270,7 +270,7 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 		OutMsgs:  c.outMsgs.Load(),
 		InBytes:  c.inBytes.Load(),
 		OutBytes: c.outBytes.Load(),
-		NumSubs:  len(c.subs),
+		NumSubs:  c.subs.len(),
 		Pending:  len(c.out),
 	}
 	if a, ok := c.raddr.(*net.TCPAddr); ok {
@@ -310,9 +310,9 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 		ci.Leaf = &LeafInfo{Name: l.name, Spoke: l.spoke, Isolated: l.isolated, Compression: l.Compression()}
 		ci.Name = l.name
 	}
-	if subs && len(c.subs) > 0 {
-		ci.Subs = make([]SubInfo, 0, len(c.subs))
-		for _, sub := range c.subs {
+	if subs && c.subs.len() > 0 {
+		ci.Subs = make([]SubInfo, 0, c.subs.len())
+		for sub := range c.subs.all() {
 			ci.Subs = append(ci.Subs, sub.info(ci.Account))
 		}
 		// Map order is random; a stable order reads better and tests well.

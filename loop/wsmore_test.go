@@ -56,6 +56,9 @@ func TestWebsocketDeflateRaw(t *testing.T) {
 			}
 			got = append(got, p...)
 		}
+		// The server's first PING to a client (after a second or two)
+		// may come in between on a loaded machine.
+		got = bytes.ReplaceAll(got, []byte("PING\r\n"), nil)
 		if want := "MSG x 1 " + itoa(len(payload)) + "\r\n" + payload + "\r\nPONG\r\n"; string(got) != want {
 			t.Fatalf("got %.80q...", got)
 		}
