@@ -36,6 +36,9 @@ type SuiteOptions struct {
 	// also runs, Pairs pairs each, for the report's chart of memory per
 	// connection against the count; the case's rows stay those at Conns.
 	ConnCurve []int
+	// ConnSub gives every idle connection of the conns cases a
+	// subscription of its own (--conn-sub).
+	ConnSub bool
 	// Only, when not empty, limits the run to these case keys (see Cases).
 	Only []string
 	// Dir holds the servers' config files and logs, and in its tls folder
@@ -502,6 +505,7 @@ func (s *suite) runOne(ctx context.Context, c suiteCase, side string, pair, conn
 	}
 	if c.topo == idle {
 		o.Conns, o.ServerPID = conns, t.pid
+		o.ConnSub = s.o.ConnSub
 	}
 	cpu0 := t.cpu()
 	res, err := Run(ctx, o)

@@ -138,7 +138,7 @@ func newFlags(c *cli) *pflag.FlagSet {
 	fs.Int64Var(&o.Warmup, "warmup", 0, "warm-up messages sent and awaited before measuring")
 	fs.DurationVar(&o.Timeout, "timeout", 0, "wait for readiness, stragglers and replies (default 10s)")
 	fs.IntVar(&o.Conns, "conns", 0, "conns: idle connections to open (default 1000; suite default 10000)")
-	fs.BoolVar(&o.ConnSub, "conn-sub", false, "conns: give each idle connection a subscription")
+	fs.BoolVar(&o.ConnSub, "conn-sub", false, "conns (and the suite's conns cases): give each idle connection a subscription")
 	fs.DurationVar(&o.Hold, "hold", 0, "conns: keep the connections open this long, answering PINGs")
 	fs.IntVar(&o.ServerPID, "server-pid", 0, "conns: pid of the server, to report its memory per connection")
 	fs.IntVar(&o.SourceIPs, "source-ips", 0, "conns: spread over 127.0.0.1..N (default: enough for the ephemeral ports)")
@@ -305,6 +305,7 @@ func (c *cli) runSuite(ctx context.Context, stdout, stderr, progress io.Writer) 
 		s.A.Name, s.B.Name = s.A.Name+"(A)", s.B.Name+"(B)"
 	}
 	s.Pairs, s.Conns, s.Only = c.pairs, c.o.Conns, c.only
+	s.ConnSub = c.o.ConnSub
 	s.Progress = progress
 	// Run lines go to stderr, so stdout holds only the report.
 	s.Log = stderr
