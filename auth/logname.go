@@ -28,3 +28,23 @@ func (c *ConnectCreds) LogName() string {
 	}
 	return ""
 }
+
+// RawUser is who the credentials name, as nats-server's events report a
+// connection whose login failed: the nkey, the user name, the JWT's
+// subject, or "[REDACTED]" for a token; "" for none.
+func (c *ConnectCreds) RawUser() string {
+	switch {
+	case c.Nkey != "":
+		return c.Nkey
+	case c.User != "":
+		return c.User
+	case c.JWT != "":
+		if uc, err := jwt.DecodeUserClaims(c.JWT); err == nil {
+			return uc.Subject
+		}
+		return ""
+	case c.Token != "":
+		return "[REDACTED]"
+	}
+	return ""
+}

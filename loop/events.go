@@ -131,14 +131,29 @@ func (s *Server) connsEvent(c *client) {
 // closeEvent is called on c's loop when it closes, with its closed record
 // (noteClosed): a disconnect for a client that had connected or a leaf
 // link that was established, and a failed login also as an authorization
-// error.
+// error (a refused leaf, which has no record, only as that).
 func (s *Server) closeEvent(c *client, ci *ConnInfo) {
 	if s.sys == nil || (c.kind != kindClient && c.kind != kindLeaf) {
 		return
 	}
 	if c.kind == kindLeaf {
-		if c.leaf.established {
+		switch {
+		case c.leaf.established:
 			s.sys.queueEvent(&sysEvent{kind: evDisconnect, ci: eventInfo(c, ci)})
+		case c.reason == reasonAuthFailure:
+			// A refused leaf login: the authorization error alone, as
+			// nats-server sends it, with no account (so no disconnect).
+			if ci == nil {
+				ci = c.connInfo(false)
+				ci.Stop = time.Now()
+				ci.Reason = string(c.reason)
+				if c.meta != nil {
+					// The name its CONNECT gave; the link never got one.
+					ci.Name = c.meta.name
+				}
+			}
+			ci.Account = "N/A"
+			s.sys.queueEvent(&sysEvent{kind: evAuthError, ci: ci})
 		}
 		return
 	}

@@ -148,9 +148,10 @@ func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 		c.removeAllSubs()
 		c.acc.nconns.Add(-1)
 	}
-	if ci != nil {
+	if ci != nil || (c.kind == kindLeaf && c.reason == reasonAuthFailure) {
 		// After the account lets go of c: the connection count that
-		// follows the event no longer counts it, as nats-server's.
+		// follows the event no longer counts it, as nats-server's. A
+		// refused leaf has no closed record, but has its event.
 		h.srv.closeEvent(c, ci)
 	}
 	c.p.Release()

@@ -211,6 +211,8 @@ func (c *client) leafAuthenticated(lc *leaf.Connect, creds *auth.ConnectCreds, i
 			s.log.Errorf("%s - authentication error", c)
 		}
 		s.log.Debugf("%s - Leafnode authentication failed: %v", c, err)
+		// What the authorization error event says of the link.
+		c.meta = &clientMeta{name: lc.Name, version: lc.Version, user: creds.RawUser()}
 		return c.closeWith(reasonAuthFailure, auth.WireText(err))
 	}
 	if lc.Lang != "" {

@@ -1,9 +1,11 @@
 package monitor_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strings"
@@ -364,4 +366,97 @@ lame_duck_duration: "30s"
 		n = natstest.StartNATS(t, config)
 		expect(t, "nats://"+n.Addr().String(), n.ID(), "SHUTDOWN", n.Shutdown)
 	})
+}
+
+// TestSysLeafAuthErrorEvent: a leaf whose CONNECT is refused is announced
+// on CLIENT.AUTH.ERR, as a Leafnode, with the same keys as nats-server's,
+// and no disconnect event follows (the link never had an account).
+func TestSysLeafAuthErrorEvent(t *testing.T) {
+	const config = sysConf + `leafnodes { listen: "127.0.0.1:-1", authorization { user: leaf, password: lpw, account: APP } }
+`
+	got := map[string]map[string]map[string]bool{}
+	run := func(t *testing.T, url, id string, leafPort int) {
+		nc := natstest.Connect(t, url, nats.UserInfo("sys", "pass"))
+		sub, err := nc.SubscribeSync("$SYS.>")
+		if err != nil {
+			t.Fatal(err)
+		}
+		flush(t, nc)
+		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", leafPort), wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		_ = conn.SetDeadline(time.Now().Add(wait))
+		br := bufio.NewReader(conn)
+		if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "INFO ") {
+			t.Fatalf("leaf greeting %q: %v", l, err)
+		}
+		if _, err := conn.Write([]byte(`CONNECT {"name":"bad","user":"leaf","pass":"wrong","headers":true,"version":"2.15.2"}` + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				t.Fatalf("no -ERR for a wrong password: %v", err)
+			}
+			if strings.HasPrefix(l, "-ERR") {
+				break
+			}
+		}
+		subj := "$SYS.SERVER." + id + ".CLIENT.AUTH.ERR"
+		seen := map[string]map[string]bool{}
+		var ev struct {
+			Client struct {
+				Kind    string
+				User    string
+				Account string `json:"acc"`
+			} `json:"client"`
+			Reason string `json:"reason"`
+		}
+		// Until the event, then a moment longer: nothing else may be
+		// said of the leaf (there is no signal for an absence).
+		for found := false; ; {
+			d := wait
+			if found {
+				d = 300 * time.Millisecond
+			}
+			m, err := sub.NextMsg(d)
+			if err != nil {
+				if found {
+					break
+				}
+				t.Fatalf("no %s: %v", subj, err)
+			}
+			if strings.HasSuffix(m.Subject, ".DISCONNECT") || strings.HasSuffix(m.Subject, ".CONNECT") {
+				t.Fatalf("%s for the refused leaf: %s", m.Subject, m.Data)
+			}
+			if m.Subject != subj || found {
+				continue
+			}
+			found = true
+			if err := json.Unmarshal(m.Data, &ev); err != nil {
+				t.Fatal(err)
+			}
+			if ev.Client.Kind != "Leafnode" {
+				t.Fatalf("event for kind %q, want Leafnode: %s", ev.Client.Kind, m.Data)
+			}
+			seen["$SYS.SERVER.<id>.CLIENT.AUTH.ERR"] = keySet(t, m.Data)
+		}
+		t.Logf("%s: user %q, account %q, reason %q", subj, ev.Client.User, ev.Client.Account, ev.Reason)
+		if ev.Client.User != "leaf" || ev.Client.Account != "N/A" || ev.Reason != "Authentication Failure" {
+			t.Errorf("user %q, account %q, reason %q: want leaf, N/A, Authentication Failure", ev.Client.User, ev.Client.Account, ev.Reason)
+		}
+		got[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = seen
+	}
+	t.Run("canopy", func(t *testing.T) {
+		c := natstest.StartCanopy(t, config)
+		monitor.New(c.Server, quiet{})
+		run(t, c.ClientURL(), c.ID(), c.LeafPort())
+	})
+	t.Run("nats-server", func(t *testing.T) {
+		n := natstest.StartNATS(t, config)
+		run(t, "nats://"+n.Addr().String(), n.ID(), n.LeafPort())
+	})
+	compareKeys(t, got["canopy"], got["nats-server"])
 }
