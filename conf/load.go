@@ -295,6 +295,8 @@ func (l *loader) top(n node) {
 		l.accounts(n)
 	case "system_account", "system":
 		l.setString(n, &o.SystemAccount)
+	case "no_system_account", "no_system", "no_sys_acc":
+		l.setBool(n, &o.NoSystemAccount)
 	case "operator", "operators", "root", "roots", "root_operator", "root_operators":
 		l.operators(n)
 	case "trusted", "trusted_keys":
@@ -355,8 +357,7 @@ func (l *loader) top(n node) {
 		"logfile_size_limit", "log_size_limit", "logfile_max_num", "log_max_num",
 		"ports_file_dir", "prof_block_rate", "max_traced_msg_len",
 		"max_sub_tokens", "max_subscription_tokens", "ocsp_cache",
-		"write_timeout", "no_system_account", "no_system",
-		"no_sys_acc", "connect_error_reports", "reconnect_error_reports",
+		"write_timeout", "connect_error_reports", "reconnect_error_reports",
 		"mqtt", "server_tags", "server_metadata", "feature_flags", "default_js_domain",
 		"no_fast_producer_stall", "max_closed_clients", "proxies":
 		l.unsupported(n)

@@ -111,6 +111,10 @@ type Options struct {
 	// Accounts defined in the config file (config mode).
 	Accounts      []*Account
 	SystemAccount string
+	// NoSystemAccount turns the system account's services and events off
+	// (no_system_account); without it they run in SystemAccount, or in
+	// $SYS when no account is named, as in nats-server.
+	NoSystemAccount bool
 
 	// Operator (JWT) mode.
 	TrustedOperators []string          // operator JWTs, inline or read from files

@@ -52,6 +52,10 @@ type subscription struct {
 	// count costs no cache line shared between cores.
 	seen   atomic.Int64
 	weight atomic.Int32 // leaf queue interest: members behind the link
+	// sysReq marks the system account's request handlers: internal, and
+	// not listeners to its events (sysState.listened). Set before the
+	// subscription is inserted, never after.
+	sysReq bool
 }
 
 const l1CacheSize = 1024

@@ -217,7 +217,7 @@ func (s *Server) setupResolver() {
 		subjects = append(subjects, claimsUpdate, claimsList, claimsDelete, r.inbox+"*")
 	}
 	for _, subj := range subjects {
-		if _, err := s.subscribeInternal(s.sys.acc, subj, r.deliver); err != nil {
+		if _, err := s.subscribeInternalAs(s.sys.acc, subj, r.deliver, true); err != nil {
 			s.log.Errorf("Error setting up resolver handling of %s: %v", subj, err)
 		}
 	}

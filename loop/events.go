@@ -98,9 +98,16 @@ func (st *sysState) queueEvent(ev *sysEvent) {
 }
 
 // connectEvent is called on c's loop once c's CONNECT is accepted, or
-// once a leaf link it solicited is established.
+// once a leaf link it solicited is established. Nothing is built when no
+// one listens to the account's events: the system services run by
+// default, and most servers have no listener.
 func (s *Server) connectEvent(c *client) {
 	if s.sys == nil || (c.kind != kindClient && c.kind != kindLeaf) {
+		return
+	}
+	if acc := c.acc; acc != nil && !s.sys.listened("$SYS.ACCOUNT."+acc.name+".CONNECT") &&
+		(acc.name == "$G" || !s.sys.listened("$SYS.ACCOUNT."+acc.name+".SERVER.CONNS") &&
+			!s.sys.listened("$SYS.SERVER.ACCOUNT."+acc.name+".CONNS")) {
 		return
 	}
 	s.sys.queueEvent(&sysEvent{kind: evConnect, ci: eventInfo(c, c.connInfo(false))})
@@ -174,7 +181,7 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 	}
 	if ev.kind == evConns {
 		if acc != "$G" {
-			st.sendConns(st.acc, acc, "$SYS.SERVER.ACCOUNT."+acc+".CONNS", "$SYS.ACCOUNT."+acc+".SERVER.CONNS")
+			st.sendConnsListened(acc)
 		}
 		return
 	}
@@ -186,7 +193,11 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 	id := st.srv.id
 	switch ev.kind {
 	case evConnect:
-		st.send(st.acc, "$SYS.ACCOUNT."+acc+".CONNECT", &connectEvent{
+		subj := "$SYS.ACCOUNT." + acc + ".CONNECT"
+		if !st.listened(subj) {
+			break
+		}
+		st.send(st.acc, subj, &connectEvent{
 			typedEvent: typedEvent{Type: connectEventType, ID: nuid.Next(), Time: now},
 			Server:     st.info(), Client: cl})
 	case evDisconnect, evAuthError:
@@ -203,13 +214,15 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 		if ev.kind == evAuthError {
 			subj = "$SYS.SERVER." + id + ".CLIENT.AUTH.ERR"
 		}
-		st.send(st.acc, subj, m)
+		if st.listened(subj) {
+			st.send(st.acc, subj, m)
+		}
 	}
 	if ev.kind != evAuthError && acc != "$G" {
 		// Like nats-server, every account but the global one also
 		// announces its new connection count, on the old subject and
 		// the new.
-		st.sendConns(st.acc, acc, "$SYS.SERVER.ACCOUNT."+acc+".CONNS", "$SYS.ACCOUNT."+acc+".SERVER.CONNS")
+		st.sendConnsListened(acc)
 	}
 }
 
@@ -228,12 +241,15 @@ func (st *sysState) periodicStatsz() time.Duration {
 	return t.every
 }
 
-// listened reports whether a connection subscribes to subject in the
-// system account (internal subscriptions do not count).
+// listened reports whether anything but the system's own handlers
+// subscribes to subject in the system account: a client, a leaf link
+// bound to it, or a stream import of it. It is safe from any goroutine.
 func (st *sysState) listened(subject string) bool {
 	r := st.acc.sl.Match([]byte(subject))
 	for _, sub := range r.Plain {
-		if sub.icb == nil {
+		// A client, a leaf link, or an internal subscriber such as a
+		// stream import of the events; not the services themselves.
+		if !sub.sysReq {
 			return true
 		}
 	}
@@ -270,5 +286,19 @@ func (s *Server) shutdownEvent() {
 			return
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// sendConnsListened announces acc's connection count on the subjects
+// someone listens to, the old and the new.
+func (st *sysState) sendConnsListened(acc string) {
+	var subjects []string
+	for _, subj := range []string{"$SYS.SERVER.ACCOUNT." + acc + ".CONNS", "$SYS.ACCOUNT." + acc + ".SERVER.CONNS"} {
+		if st.listened(subj) {
+			subjects = append(subjects, subj)
+		}
+	}
+	if len(subjects) > 0 {
+		st.sendConns(st.acc, acc, subjects...)
 	}
 }

@@ -74,8 +74,14 @@ func (a *account) internalClient(s *Server) *client {
 // announced to leaf links. Their sids count up per account, as /subsz
 // shows nats-server's.
 func (s *Server) subscribeInternal(a *account, subject string, cb icb) (*subscription, error) {
+	return s.subscribeInternalAs(a, subject, cb, false)
+}
+
+// subscribeInternalAs is subscribeInternal, marking the system's own
+// request handlers (see sysState.listened).
+func (s *Server) subscribeInternalAs(a *account, subject string, cb icb, sysReq bool) (*subscription, error) {
 	sid := strconv.FormatInt(a.internalSids.Add(1), 10)
-	sub := &subscription{c: a.internalClient(s), subject: subject, sid: sid, icb: cb}
+	sub := &subscription{c: a.internalClient(s), subject: subject, sid: sid, icb: cb, sysReq: sysReq}
 	if err := a.sl.Insert(subject, "", sub); err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/canopy-nats/canopy/auth"
+	"github.com/canopy-nats/canopy/conf"
 )
 
 // The system account's services: the $SYS.REQ requests natscli and the
@@ -113,12 +114,15 @@ var accountKinds = map[string]bool{
 	"CONNZ": true, "LEAFZ": true, "SUBSZ": true, "INFO": true, "STATZ": true, "CONNS": true,
 }
 
-// setupSystem starts the system account's services when the configuration
-// names a system account (system_account, or the operator's). It runs in
-// New, after the accounts are registered.
+// setupSystem starts the system account's services: in the account the
+// configuration names (system_account, or the operator's), else in $SYS,
+// as nats-server does, unless no_system_account turns them off. It runs
+// in New, after the accounts are registered.
 func (s *Server) setupSystem() {
 	name := s.auth.SystemAccount()
-	if s.opts.SystemAccount == "" || name == "" {
+	if name == "" || s.opts.NoSystemAccount && s.opts.SystemAccount == "" && !s.configuredAccount(conf.SystemAccount) {
+		// no_system_account, as in nats-server, does not undo an account
+		// named $SYS in the config: that one still is the system account.
 		return
 	}
 	a := s.registerAccount(name)
@@ -126,7 +130,7 @@ func (s *Server) setupSystem() {
 	s.sys = st
 	for _, subj := range []string{sysServerPing, sysServerPing + ".*", sysServerReq + s.id + ".*",
 		sysAccountReq + "*.*", sysUserInfo} {
-		if _, err := s.subscribeInternal(a, subj, st.request); err != nil {
+		if _, err := s.subscribeInternalAs(a, subj, st.request, true); err != nil {
 			s.log.Errorf("Error setting up internal tracking: %v", err)
 		}
 	}
@@ -145,7 +149,7 @@ func (st *sysState) addAccount(a *account) {
 		return
 	}
 	for _, subj := range []string{sysServerPingCZ, sysAccPingConnz, sysAccPingStatz, sysUserInfo} {
-		if _, err := st.srv.subscribeInternal(a, subj, st.request); err != nil {
+		if _, err := st.srv.subscribeInternalAs(a, subj, st.request, true); err != nil {
 			st.srv.log.Errorf("Error setting up system service import %s for account: %v", subj, err)
 		}
 	}
@@ -543,6 +547,17 @@ func (s *Server) nameTag(name string) string {
 	return name
 }
 
-// SystemServices reports whether the system account's services run (the
-// configuration names a system account).
+// configuredAccount reports whether the config file defines an account
+// of this name.
+func (s *Server) configuredAccount(name string) bool {
+	for _, a := range s.opts.Accounts {
+		if a != nil && a.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// SystemServices reports whether the system account's services run (all
+// but a configuration with no_system_account).
 func (s *Server) SystemServices() bool { return s.sys != nil }

@@ -428,7 +428,7 @@ func TestSysLeafAuthErrorEvent(t *testing.T) {
 				}
 				t.Fatalf("no %s: %v", subj, err)
 			}
-			if strings.HasSuffix(m.Subject, ".DISCONNECT") || strings.HasSuffix(m.Subject, ".CONNECT") {
+			if (strings.HasSuffix(m.Subject, ".DISCONNECT") || strings.HasSuffix(m.Subject, ".CONNECT")) && strings.Contains(string(m.Data), `"kind":"Leafnode"`) {
 				t.Fatalf("%s for the refused leaf: %s", m.Subject, m.Data)
 			}
 			if m.Subject != subj || found {
@@ -459,4 +459,50 @@ func TestSysLeafAuthErrorEvent(t *testing.T) {
 		run(t, "nats://"+n.Addr().String(), n.ID(), n.LeafPort())
 	})
 	compareKeys(t, got["canopy"], got["nats-server"])
+}
+
+// TestSysDefaultAccount: with no system_account, the system services run
+// in $SYS, as nats-server's do, so a config that only gives $SYS users
+// serves natscli's requests; no_system_account turns them off.
+func TestSysDefaultAccount(t *testing.T) {
+	const users = `accounts { $SYS { users [{user: admin, password: pass}] }, APP { users [{user: app, password: pass}] } }
+`
+	sysServers(t, users, func(t *testing.T, url, id string) {
+		nc := natstest.Connect(t, url, nats.UserInfo("admin", "pass"))
+		b := sysRequest(t, nc, "$SYS.REQ.SERVER.PING", "", wait)
+		var m struct {
+			Server struct{ ID string } `json:"server"`
+		}
+		if b == nil || json.Unmarshal(b, &m) != nil || m.Server.ID != id {
+			t.Fatalf("SERVER.PING answered %q, want this server's STATSZ", b)
+		}
+		sub, err := nc.SubscribeSync("$SYS.ACCOUNT.APP.CONNECT")
+		if err != nil {
+			t.Fatal(err)
+		}
+		flush(t, nc)
+		natstest.Connect(t, url, nats.UserInfo("app", "pass"))
+		if _, err := sub.NextMsg(wait); err != nil {
+			t.Fatalf("no connect event: %v", err)
+		}
+	})
+	// Every account can ask who it is, while the services run; an
+	// account named $SYS keeps them running despite no_system_account.
+	const app = `accounts { APP { users [{user: app, password: pass}] } }
+`
+	for _, tc := range []struct {
+		config string
+		runs   bool
+	}{{app, true}, {app + "no_system_account: true\n", false}, {users + "no_system_account: true\n", true}} {
+		sysServers(t, tc.config, func(t *testing.T, url, _ string) {
+			nc := natstest.Connect(t, url, nats.UserInfo("app", "pass"))
+			d := wait
+			if !tc.runs {
+				d = 500 * time.Millisecond
+			}
+			if b := sysRequest(t, nc, "$SYS.REQ.USER.INFO", "", d); (b != nil) != tc.runs {
+				t.Fatalf("%q: USER.INFO answered %q, want an answer: %v", tc.config, b, tc.runs)
+			}
+		})
+	}
 }
