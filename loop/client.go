@@ -130,7 +130,7 @@ type client struct {
 	raddr    net.Addr
 	creds    *auth.ConnectCreds // what CONNECT presented, re-checked on reload; nil: nothing
 	rttStart int64              // unix nanos of the PING whose PONG measures rtt; 0: none out
-	rtt      int64              // the last round trip measured, nanos (see gotPong)
+	rtt      int64              // the last round trip measured, nanos (see gotPong); negative: estimated (rttOf)
 
 	// Shared: read from other loops.
 	perms  atomic.Pointer[auth.Checker] // nil: everything allowed
@@ -373,6 +373,13 @@ func (c *client) connectAuthenticated(o *connectOpts, id *auth.Identity, err err
 	}
 	if !c.connected {
 		c.connected = true
+		if c.rtt == 0 && c.kind == kindClient {
+			// Until a PING measures it, the round trip is estimated as
+			// the time from accept to CONNECT, as nats-server does: /connz
+			// and Nats-Request-Info show it. Negative marks an estimate
+			// (see rttOf), so the first PING still goes.
+			c.rtt = -max(time.Now().UnixNano()-c.start.UnixNano(), 1)
+		}
 		c.setLabel(o, id)
 		c.srv.connectEvent(c)
 	}
@@ -904,7 +911,7 @@ func (c *client) checkTimers(now int64) {
 		// recently is alive; a spoke pings its hub regardless, and so does
 		// every connection whose round trip is not measured yet, as
 		// nats-server's first PING always goes.
-		if c.connected && c.rtt != 0 && now-c.lastIn < interval && (c.kind == kindClient || !c.leaf.spoke) {
+		if c.connected && c.rtt > 0 && now-c.lastIn < interval && (c.kind == kindClient || !c.leaf.spoke) {
 			return
 		}
 		if c.pingsOut+1 > c.srv.opts.MaxPingsOut {

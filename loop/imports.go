@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 	"sync"
@@ -211,6 +212,15 @@ func (r *route) deliver(w *worker, src *client, sub *subscription, subject, repl
 		if len(reply) > 0 {
 			mappedReply = r.replies.issue(r.prefix, string(reply), r.imp.Export.ResponseType != "Singleton" && r.imp.Export.ResponseType != "", w.now)
 		}
+		if w.depth == 1 && (src.kind == kindClient || src.kind == kindLeaf) {
+			// The service learns who asks, as from nats-server: the
+			// requester's account (and round trip) in Nats-Request-Info,
+			// set by this server whatever the request carried. A request
+			// crossing a further import keeps it.
+			d := w.depth - 1
+			w.reqi[d], hdr = setRequestInfo(w.reqi[d][:0], msg, hdr, sub.c.acc.name, src.rttOf())
+			msg = w.reqi[d]
+		}
 		return w.deliverFrom(src, r.to, target, mappedReply, hdr, msg, nil)
 	default:
 		orig, ok := r.replies.take(string(subject[len(r.prefix):]), w.now)
@@ -272,4 +282,50 @@ func (m *replyMap) take(token string, now int64) (string, bool) {
 		delete(m.m, n)
 	}
 	return p.reply, true
+}
+
+// requestInfoHdr is the header nats-server puts on a request that crosses
+// a service import, naming the requester.
+const requestInfoHdr = "Nats-Request-Info"
+
+// setRequestInfo appends to dst msg (with its first hdr bytes a header
+// block, or none when hdr is 0) with Nats-Request-Info set to what
+// nats-server's shows of a requester that shares no details: its account
+// and round trip. Any such header already there is dropped. It returns
+// the message and the new header length.
+func setRequestInfo(dst, msg []byte, hdr int, acc string, rtt int64) ([]byte, int) {
+	start := len(dst)
+	body := msg[hdr:]
+	if hdr > 0 {
+		block := msg[:hdr-2] // the final CRLF ends the block
+		i := bytes.Index(block, []byte("\r\n"))
+		if i < 0 {
+			return append(dst, msg...), hdr
+		}
+		dst = append(dst, block[:i+2]...)
+		for rest := block[i+2:]; len(rest) > 0; {
+			line := rest
+			n := bytes.Index(rest, []byte("\r\n"))
+			if n >= 0 {
+				line, rest = rest[:n+2], rest[n+2:]
+			} else {
+				rest = nil
+			}
+			if k := bytes.IndexByte(line, ':'); k >= 0 && strings.EqualFold(string(bytes.TrimSpace(line[:k])), requestInfoHdr) {
+				continue
+			}
+			dst = append(dst, line...)
+		}
+	} else {
+		dst = append(dst, "NATS/1.0\r\n"...)
+	}
+	dst = append(dst, requestInfoHdr+`: {"acc":`...)
+	dst = strconv.AppendQuote(dst, acc)
+	if rtt > 0 {
+		dst = append(dst, `,"rtt":`...)
+		dst = strconv.AppendInt(dst, rtt, 10)
+	}
+	dst = append(dst, "}\r\n\r\n"...)
+	n := len(dst) - start
+	return append(dst, body...), n
 }

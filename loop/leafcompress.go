@@ -191,7 +191,7 @@ func (l *leafLink) Compression() string {
 // s2Level re-evaluates an s2_auto link's level from a new round trip, as
 // nats-server does on every PONG.
 func (c *client) s2Level() {
-	if c.kind != kindLeaf || c.compressionConfig() != compressAuto || c.rtt == 0 {
+	if c.kind != kindLeaf || c.compressionConfig() != compressAuto || c.rtt <= 0 {
 		return
 	}
 	for t := c.tr; t != nil; t = t.link().up {

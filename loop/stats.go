@@ -277,7 +277,7 @@ func (c *client) connInfo(subs bool) *ConnInfo {
 		ci.Port = a.Port
 	}
 	// As nats-server: microseconds below a millisecond, else nanoseconds.
-	ci.RTT = time.Duration(c.rtt)
+	ci.RTT = time.Duration(c.rttOf())
 	if ci.RTT > time.Microsecond && ci.RTT < time.Millisecond {
 		ci.RTT = ci.RTT.Truncate(time.Microsecond)
 	}
@@ -434,6 +434,15 @@ func payloadLen(hdr int, msg []byte, headers bool) int64 {
 	return int64(len(msg))
 }
 
+// rttOf is c's round trip in nanoseconds: measured, or estimated at
+// CONNECT (stored negative), or 0 when unknown.
+func (c *client) rttOf() int64 {
+	if c.rtt < 0 {
+		return -c.rtt
+	}
+	return c.rtt
+}
+
 // gotPong ends a round-trip measurement when a PONG answers the PING that
 // started it. It runs on c's loop, once per PONG.
 func (c *client) gotPong() {
@@ -450,7 +459,7 @@ func (c *client) gotPong() {
 // and for leaf links. The answer shows in the next request. It runs on c's
 // loop; the caller flushes.
 func (c *client) rttProbe(now int64) {
-	if c.rtt != 0 || c.rttStart != 0 || !c.connected || c.closed.Load() {
+	if c.rtt > 0 || c.rttStart != 0 || !c.connected || c.closed.Load() {
 		return
 	}
 	// A client must have had the PONG to its CONNECT's PING first:

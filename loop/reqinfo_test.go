@@ -1,0 +1,70 @@
+package loop_test
+
+import (
+	"encoding/json"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
+
+// TestServiceImportRequestInfo: a request that crosses a service import
+// reaches the service with Nats-Request-Info naming the requester's
+// account, as nats-server sets it, replacing whatever the requester put
+// there; the requester's own headers stay. The JSON's keys match
+// nats-server's.
+func TestServiceImportRequestInfo(t *testing.T) {
+	const config = `
+accounts {
+  APP { users [{user: app, password: pass}], imports [{service: {account: SVC, subject: "svc.who"}, to: "who"}] }
+  SVC { users [{user: svc, password: pass}], exports [{service: "svc.who"}] }
+}
+`
+	keys := map[string][]string{}
+	servers(t, config, func(t *testing.T, addr string) {
+		svc := connect(t, "nats://svc:pass@"+addr)
+		if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
+			// The answer is what the service saw.
+			r := nats.NewMsg(m.Reply)
+			r.Data = []byte(m.Header.Get("Nats-Request-Info"))
+			r.Header.Set("Kept", m.Header.Get("X-App"))
+			_ = svc.PublishMsg(r)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, svc)
+		app := connect(t, "nats://app:pass@"+addr)
+		req := nats.NewMsg("who")
+		req.Header.Set("X-App", "mine")
+		req.Header.Set("Nats-Request-Info", `{"acc":"SVC"}`)
+		req.Data = []byte("hello")
+		resp, err := app.RequestMsg(req, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info map[string]any
+		if err := json.Unmarshal(resp.Data, &info); err != nil {
+			t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
+		}
+		if info["acc"] != "APP" {
+			t.Fatalf("Nats-Request-Info %s: want the requester's account APP", resp.Data)
+		}
+		if got := resp.Header.Get("Kept"); got != "mine" {
+			t.Fatalf("the requester's header reached the service as %q", got)
+		}
+		// A request without headers gets them for the service.
+		plain, err := app.Request("who", []byte("hi"), wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(plain.Data, &info); err != nil || info["acc"] != "APP" {
+			t.Fatalf("Nats-Request-Info of a request without headers: %q", plain.Data)
+		}
+		keys[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = slices.Sorted(maps.Keys(info))
+	})
+	if c, n := keys["canopy"], keys["nats-server"]; !slices.Equal(c, n) {
+		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
+	}
+}
