@@ -288,6 +288,8 @@ func (m *replyMap) take(token string, now int64) (string, bool) {
 // a service import, naming the requester.
 const requestInfoHdr = "Nats-Request-Info"
 
+var requestInfoKey = []byte(requestInfoHdr)
+
 // setRequestInfo appends to dst msg (with its first hdr bytes a header
 // block, or none when hdr is 0) with Nats-Request-Info set to what
 // nats-server's shows of a requester that shares no details: its account
@@ -311,7 +313,7 @@ func setRequestInfo(dst, msg []byte, hdr int, acc string, rtt int64) ([]byte, in
 			} else {
 				rest = nil
 			}
-			if k := bytes.IndexByte(line, ':'); k >= 0 && strings.EqualFold(string(bytes.TrimSpace(line[:k])), requestInfoHdr) {
+			if k := bytes.IndexByte(line, ':'); k >= 0 && bytes.EqualFold(bytes.TrimSpace(line[:k]), requestInfoKey) {
 				continue
 			}
 			dst = append(dst, line...)
