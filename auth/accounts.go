@@ -282,7 +282,7 @@ func buildConfigAccounts(opts *conf.Options) (map[string]*AccountInfo, string, e
 				continue
 			}
 			s := importSpec{owner: accts[ca.Name], exporter: ci.Account, subject: ci.Subject,
-				to: ci.To, prefix: ci.Prefix, service: ci.Service}
+				to: ci.To, prefix: ci.Prefix, service: ci.Service, share: ci.Share}
 			if !ci.Service && ci.Prefix != "" && ci.To != "" {
 				return nil, "", errors.New("Stream import can not have a 'prefix' and a 'to' property")
 			}

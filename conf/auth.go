@@ -498,7 +498,9 @@ func (l *loader) imports(n node) []*Import {
 				l.setString(e, &im.Prefix)
 			case "to":
 				l.setString(e, &im.To)
-			case "share", "allow_trace":
+			case "share":
+				l.setBool(e, &im.Share)
+			case "allow_trace":
 				l.unsupported(e)
 			default:
 				l.unknown(e)

@@ -227,6 +227,9 @@ type Import struct {
 	// To is the local subject: for services it defaults to Subject; for
 	// streams it maps the imported subject (exclusive with Prefix).
 	To string
+	// Share (services): the service learns who asks in detail, not only
+	// the account (Nats-Request-Info).
+	Share bool
 }
 
 // LeafNode holds the leafnodes block: the accepting side and the remotes.

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"encoding/json"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,7 +219,14 @@ func (r *route) deliver(w *worker, src *client, sub *subscription, subject, repl
 			// set by this server whatever the request carried. A request
 			// crossing a further import keeps it.
 			d := w.depth - 1
-			w.reqi[d], hdr = setRequestInfo(w.reqi[d][:0], msg, hdr, sub.c.acc.name, src.rttOf())
+			var info []byte
+			if r.imp.Share {
+				info = src.sharedInfo(sub.c.acc.name)
+			} else {
+				info = appendRequestInfo(w.reqj[:0], sub.c.acc.name, src.rttOf())
+				w.reqj = info
+			}
+			w.reqi[d], hdr = setRequestInfo(w.reqi[d][:0], msg, hdr, info)
 			msg = w.reqi[d]
 		}
 		return w.deliverFrom(src, r.to, target, mappedReply, hdr, msg, nil)
@@ -290,12 +298,49 @@ const requestInfoHdr = "Nats-Request-Info"
 
 var requestInfoKey = []byte(requestInfoHdr)
 
+// appendRequestInfo appends what nats-server's Nats-Request-Info shows of
+// a requester that shares no details: its account and round trip.
+func appendRequestInfo(dst []byte, acc string, rtt int64) []byte {
+	dst = append(dst, `{"acc":`...)
+	dst = strconv.AppendQuote(dst, acc)
+	if rtt > 0 {
+		dst = append(dst, `,"rtt":`...)
+		dst = strconv.AppendInt(dst, rtt, 10)
+	}
+	return append(dst, '}')
+}
+
+// sharedInfo is Nats-Request-Info for an import that shares the
+// requester's details (share: true), in nats-server's keys and order. Not
+// yet: the user JWT's name tag and tags, and the issuer key, which
+// nats-server adds in operator mode.
+func (c *client) sharedInfo(acc string) []byte {
+	ci := c.connInfo(false)
+	start := ci.Start.UTC()
+	v := struct {
+		Start      *time.Time    `json:"start,omitempty"`
+		Host       string        `json:"host,omitempty"`
+		ID         uint64        `json:"id,omitempty"`
+		Account    string        `json:"acc,omitempty"`
+		User       string        `json:"user,omitempty"`
+		Name       string        `json:"name,omitempty"`
+		Lang       string        `json:"lang,omitempty"`
+		Version    string        `json:"ver,omitempty"`
+		RTT        time.Duration `json:"rtt,omitempty"`
+		Server     string        `json:"server,omitempty"`
+		Kind       string        `json:"kind,omitempty"`
+		ClientType string        `json:"client_type,omitempty"`
+	}{&start, ci.IP, ci.CID, acc, ci.User, ci.Name, ci.Lang, ci.Version, ci.RTT,
+		c.srv.name, ci.Kind, ci.Type}
+	b, _ := json.Marshal(&v)
+	return b
+}
+
 // setRequestInfo appends to dst msg (with its first hdr bytes a header
-// block, or none when hdr is 0) with Nats-Request-Info set to what
-// nats-server's shows of a requester that shares no details: its account
-// and round trip. Any such header already there is dropped. It returns
-// the message and the new header length.
-func setRequestInfo(dst, msg []byte, hdr int, acc string, rtt int64) ([]byte, int) {
+// block, or none when hdr is 0) with Nats-Request-Info set to info, a JSON
+// object. Any such header already there is dropped. It returns the message
+// and the new header length.
+func setRequestInfo(dst, msg []byte, hdr int, info []byte) ([]byte, int) {
 	start := len(dst)
 	body := msg[hdr:]
 	if hdr > 0 {
@@ -321,13 +366,9 @@ func setRequestInfo(dst, msg []byte, hdr int, acc string, rtt int64) ([]byte, in
 	} else {
 		dst = append(dst, "NATS/1.0\r\n"...)
 	}
-	dst = append(dst, requestInfoHdr+`: {"acc":`...)
-	dst = strconv.AppendQuote(dst, acc)
-	if rtt > 0 {
-		dst = append(dst, `,"rtt":`...)
-		dst = strconv.AppendInt(dst, rtt, 10)
-	}
-	dst = append(dst, "}\r\n\r\n"...)
+	dst = append(dst, requestInfoHdr+": "...)
+	dst = append(dst, info...)
+	dst = append(dst, "\r\n\r\n"...)
 	n := len(dst) - start
 	return append(dst, body...), n
 }

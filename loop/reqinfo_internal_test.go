@@ -18,7 +18,7 @@ func TestSetRequestInfo(t *testing.T) {
 		if tc.hdr > 0 && tc.msg[tc.hdr-4:tc.hdr] != "\r\n\r\n" {
 			t.Fatalf("bad case: header length %d of %q", tc.hdr, tc.msg)
 		}
-		got, hdr := setRequestInfo(nil, []byte(tc.msg), tc.hdr, "A", 5)
+		got, hdr := setRequestInfo(nil, []byte(tc.msg), tc.hdr, appendRequestInfo(nil, "A", 5))
 		if string(got) != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.msg, got, tc.want)
 		}
@@ -27,8 +27,11 @@ func TestSetRequestInfo(t *testing.T) {
 		}
 	}
 	msg := []byte("NATS/1.0\r\nX: 1\r\n\r\nbody")
-	buf := make([]byte, 0, 256)
-	if n := testing.AllocsPerRun(100, func() { buf, _ = setRequestInfo(buf[:0], msg, 18, "APP", 12345) }); n != 0 {
+	buf, info := make([]byte, 0, 256), make([]byte, 0, 64)
+	if n := testing.AllocsPerRun(100, func() {
+		info = appendRequestInfo(info[:0], "APP", 12345)
+		buf, _ = setRequestInfo(buf[:0], msg, 18, info)
+	}); n != 0 {
 		t.Errorf("%v allocations per request", n)
 	}
 }

@@ -68,3 +68,41 @@ accounts {
 		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
 	}
 }
+
+// TestServiceImportRequestInfoShared: an import with share: true gives the
+// service the requester's details, with nats-server's keys.
+func TestServiceImportRequestInfoShared(t *testing.T) {
+	const config = `
+server_name: reqinfo
+accounts {
+  APP { users [{user: app, password: pass}], imports [{service: {account: SVC, subject: "svc.who"}, to: "who", share: true}] }
+  SVC { users [{user: svc, password: pass}], exports [{service: "svc.who"}] }
+}
+`
+	keys := map[string][]string{}
+	servers(t, config, func(t *testing.T, addr string) {
+		svc := connect(t, "nats://svc:pass@"+addr)
+		if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
+			_ = m.Respond([]byte(m.Header.Get("Nats-Request-Info")))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, svc)
+		app := connect(t, "nats://app:pass@"+addr, nats.Name("asker"))
+		resp, err := app.Request("who", nil, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info map[string]any
+		if err := json.Unmarshal(resp.Data, &info); err != nil {
+			t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
+		}
+		if info["acc"] != "APP" || info["user"] != "app" || info["name"] != "asker" || info["server"] != "reqinfo" || info["kind"] != "Client" {
+			t.Fatalf("Nats-Request-Info %s: want the requester's details", resp.Data)
+		}
+		keys[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = slices.Sorted(maps.Keys(info))
+	})
+	if c, n := keys["canopy"], keys["nats-server"]; !slices.Equal(c, n) {
+		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
+	}
+}

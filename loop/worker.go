@@ -74,6 +74,7 @@ type worker struct {
 	depth int                    // accounts crossed by the message being delivered
 	subj  [maxImportDepth][]byte // scratch for mapped subjects, one per depth
 	reqi  [maxImportDepth][]byte // scratch for requests given Nats-Request-Info, one per depth
+	reqj  []byte                 // scratch for Nats-Request-Info's value
 	proto []byte                 // scratch for protocol lines to other connections
 	stats workerStats
 	now   int64 // unix nanos at the start of the current event
