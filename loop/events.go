@@ -65,6 +65,7 @@ type eventClient struct {
 	Lang       string        `json:"lang,omitempty"`
 	Version    string        `json:"ver,omitempty"`
 	RTT        time.Duration `json:"rtt,omitempty"`
+	Server     string        `json:"server,omitempty"` // Nats-Request-Info of a shared import only
 	Stop       *time.Time    `json:"stop,omitempty"`
 	Jwt        string        `json:"jwt,omitempty"`
 	NameTag    string        `json:"name_tag,omitempty"`

@@ -317,21 +317,8 @@ func appendRequestInfo(dst []byte, acc string, rtt int64) []byte {
 func (c *client) sharedInfo(acc string) []byte {
 	ci := c.connInfo(false)
 	start := ci.Start.UTC()
-	v := struct {
-		Start      *time.Time    `json:"start,omitempty"`
-		Host       string        `json:"host,omitempty"`
-		ID         uint64        `json:"id,omitempty"`
-		Account    string        `json:"acc,omitempty"`
-		User       string        `json:"user,omitempty"`
-		Name       string        `json:"name,omitempty"`
-		Lang       string        `json:"lang,omitempty"`
-		Version    string        `json:"ver,omitempty"`
-		RTT        time.Duration `json:"rtt,omitempty"`
-		Server     string        `json:"server,omitempty"`
-		Kind       string        `json:"kind,omitempty"`
-		ClientType string        `json:"client_type,omitempty"`
-	}{&start, ci.IP, ci.CID, acc, ci.User, ci.Name, ci.Lang, ci.Version, ci.RTT,
-		c.srv.name, ci.Kind, ci.Type}
+	v := eventClient{Start: &start, Host: ci.IP, ID: ci.CID, Account: acc, User: ci.User, Name: ci.Name,
+		Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, Server: c.srv.name, Kind: ci.Kind, ClientType: ci.Type}
 	b, _ := json.Marshal(&v)
 	return b
 }
