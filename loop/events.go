@@ -60,6 +60,7 @@ type eventClient struct {
 	Host       string        `json:"host,omitempty"`
 	ID         uint64        `json:"id,omitempty"`
 	Account    string        `json:"acc,omitempty"`
+	Service    string        `json:"svc,omitempty"` // Nats-Request-Info past a second import only
 	User       string        `json:"user,omitempty"`
 	Name       string        `json:"name,omitempty"`
 	Lang       string        `json:"lang,omitempty"`

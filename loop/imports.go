@@ -213,12 +213,11 @@ func (r *route) deliver(w *worker, src *client, sub *subscription, subject, repl
 		if len(reply) > 0 {
 			mappedReply = r.replies.issue(r.prefix, string(reply), r.imp.Export.ResponseType != "Singleton" && r.imp.Export.ResponseType != "", w.now)
 		}
-		if w.depth == 1 && (src.kind == kindClient || src.kind == kindLeaf) {
+		switch d := w.depth - 1; {
+		case d == 0 && (src.kind == kindClient || src.kind == kindLeaf):
 			// The service learns who asks, as from nats-server: the
 			// requester's account (and round trip) in Nats-Request-Info,
-			// set by this server whatever the request carried. A request
-			// crossing a further import keeps it.
-			d := w.depth - 1
+			// set by this server whatever the request carried.
 			var info []byte
 			if r.imp.Share {
 				info = src.sharedInfo(sub.c.acc.name)
@@ -228,6 +227,17 @@ func (r *route) deliver(w *worker, src *client, sub *subscription, subject, repl
 			}
 			w.reqi[d], hdr = setRequestInfo(w.reqi[d][:0], msg, hdr, info)
 			msg = w.reqi[d]
+		case d > 0 && hdr > 0:
+			// A further import keeps the header and names the account the
+			// request came through (svc), as nats-server does.
+			var ci eventClient
+			if v := headerValue(msg[:hdr], requestInfoKey); v != nil && json.Unmarshal(v, &ci) == nil {
+				ci.Service = sub.c.acc.name
+				if b, err := json.Marshal(&ci); err == nil {
+					w.reqi[d], hdr = setRequestInfo(w.reqi[d][:0], msg, hdr, b)
+					msg = w.reqi[d]
+				}
+			}
 		}
 		return w.deliverFrom(src, r.to, target, mappedReply, hdr, msg, nil)
 	default:
@@ -358,4 +368,21 @@ func setRequestInfo(dst, msg []byte, hdr int, info []byte) ([]byte, int) {
 	dst = append(dst, "\r\n\r\n"...)
 	n := len(dst) - start
 	return append(dst, body...), n
+}
+
+// headerValue returns the value of header key (any case) in a header
+// block, or nil.
+func headerValue(block, key []byte) []byte {
+	i := bytes.Index(block, []byte("\r\n"))
+	for i >= 0 && i+2 < len(block) {
+		block = block[i+2:]
+		line := block
+		if i = bytes.Index(block, []byte("\r\n")); i >= 0 {
+			line = block[:i]
+		}
+		if k := bytes.IndexByte(line, ':'); k >= 0 && bytes.EqualFold(bytes.TrimSpace(line[:k]), key) {
+			return bytes.TrimSpace(line[k+1:])
+		}
+	}
+	return nil
 }

@@ -106,3 +106,42 @@ accounts {
 		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
 	}
 }
+
+// TestServiceImportRequestInfoChained: a request that crosses two
+// imports keeps the requester's account and names the account between
+// them (svc), as nats-server's does.
+func TestServiceImportRequestInfoChained(t *testing.T) {
+	const config = `
+accounts {
+  APP { users [{user: app, password: pass}], imports [{service: {account: MID, subject: "mid.who"}, to: "who"}] }
+  MID { users [{user: mid, password: pass}], exports [{service: "mid.who"}], imports [{service: {account: SVC, subject: "svc.who"}, to: "mid.who"}] }
+  SVC { users [{user: svc, password: pass}], exports [{service: "svc.who"}] }
+}
+`
+	got := map[string]string{}
+	servers(t, config, func(t *testing.T, addr string) {
+		svc := connect(t, "nats://svc:pass@"+addr)
+		if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
+			_ = m.Respond([]byte(m.Header.Get("Nats-Request-Info")))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		flush(t, svc)
+		app := connect(t, "nats://app:pass@"+addr)
+		resp, err := app.Request("who", nil, wait)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info map[string]any
+		if err := json.Unmarshal(resp.Data, &info); err != nil {
+			t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
+		}
+		if info["acc"] != "APP" || info["svc"] != "MID" {
+			t.Fatalf("Nats-Request-Info %s: want acc APP, svc MID", resp.Data)
+		}
+		got[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = strings.Join(slices.Sorted(maps.Keys(info)), " ")
+	})
+	if got["canopy"] != got["nats-server"] {
+		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", got["canopy"], got["nats-server"])
+	}
+}
