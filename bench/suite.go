@@ -310,8 +310,9 @@ type suite struct {
 // pairs. For each run it starts the side's server (for the leaf cases a hub
 // and a leaf of it) on free 127.0.0.1 ports with the same config for A and
 // B, runs the scenario, and stops the server again. It reports medians and
-// B/A ratios. A run that fails its integrity check is
-// listed in Failures and its case continues with the next pair no further.
+// B/A ratios. A run that fails its integrity check is listed in Failures
+// and left out of the medians, and its case goes on; a server that does
+// not start ends its case.
 func RunSuite(ctx context.Context, o SuiteOptions) (*SuiteReport, error) {
 	if err := o.normalize(); err != nil {
 		return nil, err
@@ -573,20 +574,27 @@ func (s *suite) runCase(ctx context.Context, c suiteCase) {
 	}
 	var as, bs []*Result
 	var caseErr error
-	for pair := 1; pair <= s.o.Pairs && caseErr == nil; pair++ {
+	stop := false
+	for pair := 1; pair <= s.o.Pairs && !stop; pair++ {
 		for _, side := range []string{"A", "B"} {
 			res, err := s.runOne(ctx, c, side, pair, s.o.Conns)
-			if res != nil {
-				if side == "A" {
-					as = append(as, res)
-				} else {
-					bs = append(bs, res)
-				}
-			}
 			if err != nil {
 				caseErr = fmt.Errorf("%s, pair %d, %s: %w", c.title, pair, side, err)
 				s.report.Failures = append(s.report.Failures, caseErr.Error())
-				break
+				// A run that failed (lost messages, say) is left out of
+				// the medians and the case goes on: one server's failure
+				// should not hide the other's figures. A server that did
+				// not run at all ends the case.
+				if res == nil || ctx.Err() != nil {
+					stop = true
+					break
+				}
+				continue
+			}
+			if side == "A" {
+				as = append(as, res)
+			} else {
+				bs = append(bs, res)
 			}
 		}
 	}
