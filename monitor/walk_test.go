@@ -178,6 +178,12 @@ func TestEndpointWalk(t *testing.T) {
 				used[p+" "+k] = true
 				continue
 			}
+			if p == "/ipqueuesz" && !cr.keys[k] {
+				// Without all=true nats-server lists only its internal
+				// queues that hold something at that instant (its system
+				// send queue, now and then); Canopy has none to list.
+				continue
+			}
 			side := "canopy lacks"
 			if cr.keys[k] {
 				side = "canopy has more"
