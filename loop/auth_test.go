@@ -199,7 +199,16 @@ func TestAuthNoAuthUser(t *testing.T) {
 		errs, onErr := errorsOf(t)
 		anon := connect(t, url, onErr)
 		if anon.AuthRequired() {
-			t.Error("INFO says auth required although no_auth_user is set")
+			if strings.HasSuffix(t.Name(), "/nats-server") {
+				// nats-server's connect_info INFO, sent after CONNECT,
+				// says auth_required (seen with a raw connection), and
+				// nats.go reports the last INFO it read: whether that
+				// one has been read by now is a race (it failed once
+				// under -race). Canopy's is the one asserted.
+				t.Log("nats-server: INFO says auth required although no_auth_user is set")
+			} else {
+				t.Error("INFO says auth required although no_auth_user is set")
+			}
 		}
 		anon.Publish("a.hello", nil)
 		anon.Publish("b.hello", nil)
