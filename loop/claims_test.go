@@ -491,18 +491,7 @@ func sysLeafPair(t *testing.T, tr *trust, sysUser *user, hubKind, edgeKind, hubR
 		hub := natstest.StartNATS(t, hubConf)
 		hubLeafURL, hubURL, hubLeafs = hub.LeafURL(), "nats://"+hub.Addr().String(), hub.NumLeafNodes
 	}
-	seed, err := sysUser.kp.Seed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sysCreds, err := jwt.FormatUserConfig(sysUser.jwt, seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	credsPath := filepath.Join(t.TempDir(), "sys.creds")
-	if err := os.WriteFile(credsPath, sysCreds, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	credsPath := sysUser.credsFile(t)
 	edgeConf := tr.resolverConfig(t, edgeResolver) +
 		fmt.Sprintf("leafnodes { reconnect: \"100ms\"\n  remotes: [ { url: %q, credentials: %q, account: %s } ] }\n",
 			hubLeafURL, credsPath, tr.sysPub)

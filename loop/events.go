@@ -137,6 +137,10 @@ func (s *Server) connsEvent(c *client) {
 	s.sys.queueEvent(&sysEvent{kind: evConns, ci: &ConnInfo{Account: c.acc.name}})
 }
 
+// noAccount is what nats-server's events name as the account of a
+// connection refused before it had one.
+const noAccount = "N/A"
+
 // closeEvent is called on c's loop when it closes, with its closed record
 // (noteClosed): a disconnect for a client that had connected or a leaf
 // link that was established, and a failed login also as an authorization
@@ -161,7 +165,7 @@ func (s *Server) closeEvent(c *client, ci *ConnInfo) {
 					ci.Name = c.meta.name
 				}
 			}
-			ci.Account = "N/A"
+			ci.Account = noAccount
 			s.sys.queueEvent(&sysEvent{kind: evAuthError, ci: ci})
 		}
 		return
@@ -189,8 +193,13 @@ func (st *sysState) publishEvent(ev *sysEvent) {
 	}
 	start := ci.Start.UTC()
 	cl := eventClient{Start: &start, Host: ci.IP, ID: ci.CID, Account: acc, User: ci.User,
-		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT, NameTag: st.srv.nameTag(acc),
+		Name: ci.Name, Lang: ci.Lang, Version: ci.Version, RTT: ci.RTT,
 		Kind: ci.Kind, ClientType: ci.Type}
+	if acc != noAccount {
+		// A connection refused before it had an account has no name tag
+		// in nats-server's event.
+		cl.NameTag = st.srv.nameTag(acc)
+	}
 	now := time.Now().UTC()
 	id := st.srv.id
 	switch ev.kind {

@@ -148,6 +148,12 @@ func newUser(t testing.TB, signer nkeys.KeyPair, accPub string, edit func(*jwt.U
 // option that connects with it.
 func (u *user) creds(t testing.TB) nats.Option {
 	t.Helper()
+	return nats.UserCredentials(u.credsFile(t))
+}
+
+// credsFile writes the user's credentials file and returns its path.
+func (u *user) credsFile(t testing.TB) string {
+	t.Helper()
 	seed, err := u.kp.Seed()
 	if err != nil {
 		t.Fatal(err)
@@ -160,7 +166,7 @@ func (u *user) creds(t testing.TB) nats.Option {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return nats.UserCredentials(path)
+	return path
 }
 
 // issuerAccount is the account the user belongs to.

@@ -10,6 +10,45 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// serveWho answers requests on svc.who, as user svc, with the
+// Nats-Request-Info the service saw as the body and the requester's
+// X-App header as Kept.
+func serveWho(t *testing.T, addr string) {
+	t.Helper()
+	svc := connect(t, "nats://svc:pass@"+addr)
+	if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
+		r := nats.NewMsg(m.Reply)
+		r.Data = []byte(m.Header.Get("Nats-Request-Info"))
+		r.Header.Set("Kept", m.Header.Get("X-App"))
+		_ = svc.PublishMsg(r)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, svc)
+}
+
+// requestInfo decodes the Nats-Request-Info a serveWho answer carries.
+func requestInfo(t *testing.T, resp *nats.Msg) map[string]any {
+	t.Helper()
+	var info map[string]any
+	if err := json.Unmarshal(resp.Data, &info); err != nil {
+		t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
+	}
+	return info
+}
+
+// requestInfoKeys runs fn against both servers and compares the keys of
+// the Nats-Request-Info each returns.
+func requestInfoKeys(t *testing.T, config string, fn func(t *testing.T, addr string) map[string]any) {
+	keys := map[string][]string{}
+	servers(t, config, func(t *testing.T, addr string) {
+		keys[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = slices.Sorted(maps.Keys(fn(t, addr)))
+	})
+	if c, n := keys["canopy"], keys["nats-server"]; !slices.Equal(c, n) {
+		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
+	}
+}
+
 // TestServiceImportRequestInfo: a request that crosses a service import
 // reaches the service with Nats-Request-Info naming the requester's
 // account, as nats-server sets it, replacing whatever the requester put
@@ -22,19 +61,8 @@ accounts {
   SVC { users [{user: svc, password: pass}], exports [{service: "svc.who"}] }
 }
 `
-	keys := map[string][]string{}
-	servers(t, config, func(t *testing.T, addr string) {
-		svc := connect(t, "nats://svc:pass@"+addr)
-		if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
-			// The answer is what the service saw.
-			r := nats.NewMsg(m.Reply)
-			r.Data = []byte(m.Header.Get("Nats-Request-Info"))
-			r.Header.Set("Kept", m.Header.Get("X-App"))
-			_ = svc.PublishMsg(r)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		flush(t, svc)
+	requestInfoKeys(t, config, func(t *testing.T, addr string) map[string]any {
+		serveWho(t, addr)
 		app := connect(t, "nats://app:pass@"+addr)
 		req := nats.NewMsg("who")
 		req.Header.Set("X-App", "mine")
@@ -44,11 +72,7 @@ accounts {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var info map[string]any
-		if err := json.Unmarshal(resp.Data, &info); err != nil {
-			t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
-		}
-		if info["acc"] != "APP" {
+		if info := requestInfo(t, resp); info["acc"] != "APP" {
 			t.Fatalf("Nats-Request-Info %s: want the requester's account APP", resp.Data)
 		}
 		if got := resp.Header.Get("Kept"); got != "mine" {
@@ -59,14 +83,12 @@ accounts {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := json.Unmarshal(plain.Data, &info); err != nil || info["acc"] != "APP" {
+		info := requestInfo(t, plain)
+		if info["acc"] != "APP" {
 			t.Fatalf("Nats-Request-Info of a request without headers: %q", plain.Data)
 		}
-		keys[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = slices.Sorted(maps.Keys(info))
+		return info
 	})
-	if c, n := keys["canopy"], keys["nats-server"]; !slices.Equal(c, n) {
-		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
-	}
 }
 
 // TestServiceImportRequestInfoShared: an import with share: true gives the
@@ -79,32 +101,19 @@ accounts {
   SVC { users [{user: svc, password: pass}], exports [{service: "svc.who"}] }
 }
 `
-	keys := map[string][]string{}
-	servers(t, config, func(t *testing.T, addr string) {
-		svc := connect(t, "nats://svc:pass@"+addr)
-		if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
-			_ = m.Respond([]byte(m.Header.Get("Nats-Request-Info")))
-		}); err != nil {
-			t.Fatal(err)
-		}
-		flush(t, svc)
+	requestInfoKeys(t, config, func(t *testing.T, addr string) map[string]any {
+		serveWho(t, addr)
 		app := connect(t, "nats://app:pass@"+addr, nats.Name("asker"))
 		resp, err := app.Request("who", nil, wait)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var info map[string]any
-		if err := json.Unmarshal(resp.Data, &info); err != nil {
-			t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
-		}
+		info := requestInfo(t, resp)
 		if info["acc"] != "APP" || info["user"] != "app" || info["name"] != "asker" || info["server"] != "reqinfo" || info["kind"] != "Client" {
 			t.Fatalf("Nats-Request-Info %s: want the requester's details", resp.Data)
 		}
-		keys[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = slices.Sorted(maps.Keys(info))
+		return info
 	})
-	if c, n := keys["canopy"], keys["nats-server"]; !slices.Equal(c, n) {
-		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", c, n)
-	}
 }
 
 // TestServiceImportRequestInfoChained: a request that crosses two
@@ -118,30 +127,17 @@ accounts {
   SVC { users [{user: svc, password: pass}], exports [{service: "svc.who"}] }
 }
 `
-	got := map[string]string{}
-	servers(t, config, func(t *testing.T, addr string) {
-		svc := connect(t, "nats://svc:pass@"+addr)
-		if _, err := svc.Subscribe("svc.who", func(m *nats.Msg) {
-			_ = m.Respond([]byte(m.Header.Get("Nats-Request-Info")))
-		}); err != nil {
-			t.Fatal(err)
-		}
-		flush(t, svc)
+	requestInfoKeys(t, config, func(t *testing.T, addr string) map[string]any {
+		serveWho(t, addr)
 		app := connect(t, "nats://app:pass@"+addr)
 		resp, err := app.Request("who", nil, wait)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var info map[string]any
-		if err := json.Unmarshal(resp.Data, &info); err != nil {
-			t.Fatalf("Nats-Request-Info %q: %v", resp.Data, err)
-		}
+		info := requestInfo(t, resp)
 		if info["acc"] != "APP" || info["svc"] != "MID" {
 			t.Fatalf("Nats-Request-Info %s: want acc APP, svc MID", resp.Data)
 		}
-		got[t.Name()[strings.LastIndexByte(t.Name(), '/')+1:]] = strings.Join(slices.Sorted(maps.Keys(info)), " ")
+		return info
 	})
-	if got["canopy"] != got["nats-server"] {
-		t.Errorf("Nats-Request-Info keys: canopy %v, nats-server %v", got["canopy"], got["nats-server"])
-	}
 }

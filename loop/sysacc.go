@@ -531,11 +531,6 @@ func (s *Server) clusterName() string {
 // nameTag is how events name an account: its JWT's name in operator mode,
 // its name otherwise.
 func (s *Server) nameTag(name string) string {
-	if name == "N/A" {
-		// A connection refused before it had an account (a leaf's failed
-		// login): nats-server's event has no name tag then.
-		return ""
-	}
 	if a := s.lookupAccount(name); a != nil {
 		s.mu.Lock()
 		info := a.info
